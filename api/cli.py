@@ -1,0 +1,196 @@
+"""The `pianqu` command: thin doors onto gis/ and planning/.
+
+Errors of the PianquError family print as one line on stderr and exit with status 2.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gis.errors import InputError, PianquError
+
+app = typer.Typer(help="Pianqu: outside-plant network and field-district planning on PostGIS.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+CityOpt = Annotated[Optional[str], typer.Option("--city", help="City id (default: the only city in the store).")]
+DEMO_DIR = Path("data")
+
+
+def _engine():
+    from gis.db import engine
+    return engine()
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+# ---- db ---------------------------------------------------------------------------------------
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the schema up (default: to the newest revision)."""
+    from gis import db
+    db.upgrade(revision=revision)
+    err.print(f"schema at revision {db.current_revision()}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or 'base'.")]) -> None:
+    """Migrate the schema down."""
+    from gis import db
+    db.downgrade(revision=revision)
+    err.print(f"schema at revision {db.current_revision()}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    from gis import db
+    out.print(db.current_revision() or "base")
+
+
+# ---- demo -------------------------------------------------------------------------------------
+
+def demo_dir(size: str, seed: int) -> Path:
+    return DEMO_DIR / f"demo-{size}-{seed}"
+
+
+def _generate(size: str, seed: int, target: Path):
+    from gis.demo import generate
+    with _progress() as p:
+        p.add_task(f"generating the {size} demo city (seed {seed})", total=None)
+        t0 = time.perf_counter()
+        city = generate(size=size, seed=seed)
+        city.write(target)
+    err.print(f"generated {size} demo city in {time.perf_counter() - t0:.1f} s -> {target}")
+    return city
+
+
+@app.command("demo-data")
+def demo_data(size: Annotated[str, typer.Option(help="small (~20,000 subscribers) or city (~700,000).")] = "small",
+              seed: int = 7,
+              out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder.")] = None,
+              if_missing: Annotated[bool, typer.Option(help="Do nothing if the files exist.")] = False) -> None:
+    """Generate a demo city's files (GeoParquet per layer + ground_truth.json) under data/."""
+    target = out_dir or demo_dir(size, seed)
+    if if_missing and (target / "manifest.json").is_file():
+        err.print(f"demo data present: {target}")
+        return
+    _generate(size, seed, target)
+
+
+@app.command("demo-load")
+def demo_load(size: str = "city", seed: int = 7,
+              if_missing: Annotated[bool, typer.Option(help="Skip if this demo city is already loaded.")] = False,
+              replace: Annotated[bool, typer.Option(help="Delete the demo city first, then load.")] = False) -> None:
+    """Load a demo city into the store (generating its files first if needed), fast path."""
+    from gis import store
+    from gis.demo import DemoCity
+    engine = _engine()
+    target = demo_dir(size, seed)
+    city = DemoCity.read(target) if (target / "manifest.json").is_file() else _generate(size, seed, target)
+    city_id = str(city.layers["cities"]["id"].iat[0])
+    with engine.connect() as conn:
+        present = city_id in store.city_ids(conn)
+    if present and if_missing and not replace:
+        err.print(f"demo city {city_id!r} already loaded")
+        return
+    if present:
+        if not replace:
+            raise InputError(f"city {city_id!r} is already in the store; pass --replace to reload it")
+        store.delete_city(engine, city_id)
+    total = sum(len(g) for g in city.layers.values())
+    t0 = time.perf_counter()
+    with _progress() as p:
+        task = p.add_task(f"loading {city_id}", total=total)
+        store.bulk_load(engine, city.layers, source=str(target),
+                        progress=lambda name, n: p.update(task, advance=n, description=f"loaded {name}"))
+    dt = time.perf_counter() - t0
+    subs = len(city.layers["subscribers"])
+    err.print(f"loaded {total:,} rows of {city_id} in {dt:.1f} s ({subs / dt:,.0f} subscribers/s overall)")
+
+
+# ---- import / export --------------------------------------------------------------------------
+
+def _mapping(pairs: list[str] | None) -> dict[str, str]:
+    mapping = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise InputError(f"--map {p!r}: expected FILE_COLUMN=COLUMN")
+        src, dst = p.split("=", 1)
+        mapping[src.strip()] = dst.strip()
+    return mapping
+
+
+@app.command("import")
+def import_(layer: Annotated[str, typer.Argument(help="offices, streets, barriers, crossings, areas, cables, boxes, "
+                                                      "dps, subscribers, managers, construction, faults, cities")],
+            file: Annotated[Path, typer.Argument(help=".gpkg .geojson .parquet .shp .fgb or .csv with lon/lat")],
+            city: CityOpt = None,
+            map_: Annotated[Optional[list[str]], typer.Option("--map", help="FILE_COLUMN=COLUMN, repeatable.")] = None,
+            crs: Annotated[Optional[str], typer.Option(help="CRS of a CSV, or of a file that has none.")] = None,
+            lon_column: Annotated[Optional[str], typer.Option(help="CSV longitude/x column.")] = None,
+            lat_column: Annotated[Optional[str], typer.Option(help="CSV latitude/y column.")] = None,
+            file_layer: Annotated[Optional[str], typer.Option(help="Layer inside a multi-layer file.")] = None) -> None:
+    """Import a file into a layer: validated, reprojected, upserted on id, all rows or none."""
+    from gis.transfer import import_file
+    res = import_file(_engine(), layer, file, city=city, mapping=_mapping(map_), crs=crs,
+                      lon=lon_column, lat=lat_column, file_layer=file_layer)
+    out.print(json.dumps(res))
+
+
+@app.command("export")
+def export(layer: str, file: Path, city: CityOpt = None) -> None:
+    """Export a stored layer to a file (format from the suffix)."""
+    from gis.transfer import export_layer
+    out.print(json.dumps(export_layer(_engine(), layer, file, city=city)))
+
+
+# ---- summary ----------------------------------------------------------------------------------
+
+@app.command()
+def summary(city: CityOpt = None) -> None:
+    """Print a summary of a city's network."""
+    from gis import store, summary as summ
+    engine = _engine()
+    with engine.connect() as conn:
+        city_id = store.resolve_city(conn, city)
+        s = summ.network_summary(conn, city_id)
+    t = Table(title=f"Pianqu · {s['name']} ({city_id}) · metric CRS EPSG:{s['metric_crs']}")
+    t.add_column("layer")
+    t.add_column("rows", justify="right")
+    for k, v in s["counts"].items():
+        t.add_row(k, f"{v:,}")
+    out.print(t)
+    k = Table(title="network")
+    k.add_column("figure")
+    k.add_column("value", justify="right")
+    for name, value in s["figures"].items():
+        k.add_row(name, value)
+    out.print(k)
+
+
+def main() -> None:
+    try:
+        app()
+    except PianquError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

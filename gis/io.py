@@ -1,0 +1,131 @@
+"""Files in and out: GeoPackage, GeoJSON, GeoParquet, Shapefile, CSV with lon/lat columns.
+
+pyogrio does the GDAL formats, pyarrow the Parquet ones; CSV is read with pandas and given
+point geometries from its coordinate columns. Every failure names the file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from .errors import InputError
+
+LON_NAMES = ("lon", "lng", "long", "longitude", "x")
+LAT_NAMES = ("lat", "latitude", "y")
+
+DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile",
+           ".fgb": "FlatGeobuf"}
+
+
+def _crs(crs, source: str) -> CRS | None:
+    if crs is None:
+        return None
+    try:
+        return CRS.from_user_input(crs)
+    except CRSError as e:
+        raise InputError(f"unknown CRS {crs!r}: {e}", source=source) from None
+
+
+def _find(columns, wanted: str | None, names: tuple[str, ...], what: str, source: str) -> str:
+    if wanted:
+        if wanted not in columns:
+            raise InputError(f"{what} column {wanted!r} is missing (columns: {', '.join(map(str, columns))})",
+                             source=source)
+        return wanted
+    lower = {str(c).lower(): c for c in columns}
+    for n in names:
+        if n in lower:
+            return lower[n]
+    raise InputError(f"no {what} column (looked for {', '.join(names)}; pass --{what}-column)", source=source)
+
+
+def read_csv_points(path: Path, *, lon: str | None = None, lat: str | None = None,
+                    crs=None) -> gpd.GeoDataFrame:
+    source = path.name
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read CSV: {e}", source=source) from None
+    xcol = _find(df.columns, lon, LON_NAMES, "lon", source)
+    ycol = _find(df.columns, lat, LAT_NAMES, "lat", source)
+    x = pd.to_numeric(df[xcol], errors="coerce")
+    y = pd.to_numeric(df[ycol], errors="coerce")
+    bad = (x.isna() & df[xcol].notna()) | (y.isna() & df[ycol].notna())
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(f"coordinates are not numbers: {xcol}={df[xcol].iat[i]!r}, {ycol}={df[ycol].iat[i]!r}",
+                         source=source, row=i + 1, record=_id_at(df, i))
+    geom = shapely.points(x.to_numpy(), y.to_numpy())
+    geom[(x.isna() | y.isna()).to_numpy()] = None
+    return gpd.GeoDataFrame(df.drop(columns=[xcol, ycol]), geometry=geom,
+                            crs=_crs(crs, source) or CRS.from_epsg(4326))
+
+
+def _id_at(df: pd.DataFrame, i: int) -> str | None:
+    if "id" in df.columns:
+        v = df["id"].iat[i]
+        return None if pd.isna(v) else str(v)
+    return None
+
+
+def read_file(path: str | Path, *, layer: str | None = None, lon: str | None = None,
+              lat: str | None = None, crs=None) -> gpd.GeoDataFrame:
+    """Read any supported file as a GeoDataFrame. `crs` overrides (CSV) or fills in a missing CRS."""
+    path = Path(path)
+    source = path.name
+    if not path.exists():
+        raise InputError("file not found", source=str(path))
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".txt"):
+        return read_csv_points(path, lon=lon, lat=lat, crs=crs)
+    try:
+        if suffix in (".parquet", ".geoparquet"):
+            gdf = gpd.read_parquet(path)
+        else:
+            gdf = pyogrio.read_dataframe(path, layer=layer)
+    except Exception as e:  # GDAL and Arrow raise many types; all mean "cannot read this file"
+        raise InputError(f"cannot read file: {e}", source=source) from None
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+        raise InputError("file has no geometry column", source=source)
+    if crs is not None:
+        target = _crs(crs, source)
+        gdf = gdf.set_crs(target, allow_override=True) if gdf.crs is None else gdf
+    return gdf
+
+
+def write_file(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None,
+               append: bool = False) -> Path:
+    """Write a layer; the format follows the suffix. CSV gets lon/lat for points, WKT otherwise."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix in (".parquet", ".geoparquet"):
+        gdf.to_parquet(path)
+    elif suffix == ".csv":
+        df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+        geom = gdf.geometry.to_crs(4326) if gdf.crs is not None else gdf.geometry
+        if len(geom) and bool((geom.geom_type == "Point").all()):
+            df["lon"], df["lat"] = geom.x.to_numpy(), geom.y.to_numpy()
+        else:
+            df["wkt"] = shapely.to_wkt(geom.to_numpy(), rounding_precision=-1)
+        df.to_csv(path, index=False)
+    elif suffix in DRIVERS:
+        out = gdf
+        if suffix == ".shp":
+            # Shapefile's dBase columns cannot hold tz-aware timestamps or JSON; write them as text.
+            out = gdf.copy()
+            for c in out.columns:
+                if c != out.geometry.name and (isinstance(out[c].dtype, pd.DatetimeTZDtype)
+                                               or out[c].dtype == object):
+                    out[c] = out[c].astype("string")
+        pyogrio.write_dataframe(out, path, layer=layer, driver=DRIVERS[suffix], append=append)
+    else:
+        raise InputError(f"unsupported output format {suffix!r}; use one of "
+                         ".gpkg .geojson .parquet .shp .fgb .csv", source=path.name)
+    return path

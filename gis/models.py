@@ -1,0 +1,337 @@
+"""The outside-plant network's spatial model (SQLAlchemy 2 + GeoAlchemy2).
+
+Conventions, the same on every table:
+- `id` is the stable external id (text) that imports upsert on; it is the primary key, so a
+  foreign key is the external id of the row it points at and files can reference rows directly.
+- `city_id` scopes a row to one city; a province is several cities in one store.
+- Geometries are EPSG:4326 with a GiST index; metric work uses the city's `metric_crs`.
+- Vocabularies are text with CHECK constraints, not PostgreSQL enums, so a migration can widen
+  them without rewriting a type.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, ForeignKeyConstraint,
+    Index, Integer, MetaData, SmallInteger, String, Text, UniqueConstraint, func, text,
+)
+from sqlalchemy.dialects.postgresql import ExcludeConstraint, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SRID = 4326
+
+CABLE_KINDS = ("trunk", "distribution", "drop")
+CABLE_MEDIA = ("fibre", "copper")
+PLACEMENTS = ("aerial", "underground")
+FAULT_CAUSES = ("cable", "drop", "box", "distribution_point", "customer_equipment", "weather",
+                "third_party", "other")
+REPORT_KINDS = ("residential", "commercial", "mixed")
+REPORT_STAGES = ("planned", "permitted", "under_construction", "completed")
+AREA_LEVELS = ("office_region", "community")
+BARRIER_KINDS = ("river", "rail", "motorway")
+CROSSING_KINDS = ("bridge", "tunnel", "level_crossing", "underpass")
+STREET_KINDS = ("primary", "secondary", "residential")
+PLAN_STATUSES = ("draft", "active", "archived")
+
+naming = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=naming)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _geom(kind: str, nullable: bool = False):
+    return mapped_column(Geometry(kind, srid=SRID, spatial_index=True), nullable=nullable)
+
+
+def _city():
+    return mapped_column(ForeignKey("cities.id", ondelete="CASCADE"), index=True)
+
+
+class City(Base):
+    __tablename__ = "cities"
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    metric_crs: Mapped[int] = mapped_column(Integer, comment="EPSG code of the projected CRS for metric work")
+    geometry = _geom("MULTIPOLYGON", nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Office(Base):
+    """Central office (局站): the root of trunk cables."""
+    __tablename__ = "offices"
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    name: Mapped[str] = mapped_column(Text)
+    geometry = _geom("POINT")
+
+
+class Street(Base):
+    __tablename__ = "streets"
+    __table_args__ = (CheckConstraint(_in("kind", STREET_KINDS), name="kind"),)
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    name: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    geometry = _geom("LINESTRING")
+
+
+class Barrier(Base):
+    """River, railway or motorway: a district should not straddle one without a crossing."""
+    __tablename__ = "barriers"
+    __table_args__ = (
+        CheckConstraint(_in("kind", BARRIER_KINDS), name="kind"),
+        CheckConstraint("GeometryType(geometry) IN ('LINESTRING','MULTILINESTRING','POLYGON','MULTIPOLYGON')",
+                        name="geometry_type"),
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    kind: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    geometry = _geom("GEOMETRY")
+
+
+class Crossing(Base):
+    """A bridge, tunnel or level crossing that joins the two sides of a barrier."""
+    __tablename__ = "crossings"
+    __table_args__ = (CheckConstraint(_in("kind", CROSSING_KINDS), name="kind"),)
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    barrier_id: Mapped[str] = mapped_column(ForeignKey("barriers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    geometry = _geom("POINT")
+
+
+class AdminArea(Base):
+    """Office region (营维处) or community (社区服务部); communities nest in regions."""
+    __tablename__ = "admin_areas"
+    __table_args__ = (CheckConstraint(_in("level", AREA_LEVELS), name="level"),)
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    level: Mapped[str] = mapped_column(Text)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("admin_areas.id"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    geometry = _geom("MULTIPOLYGON")
+
+
+class Cable(Base):
+    __tablename__ = "cables"
+    __table_args__ = (
+        CheckConstraint(_in("kind", CABLE_KINDS), name="kind"),
+        CheckConstraint(_in("medium", CABLE_MEDIA), name="medium"),
+        CheckConstraint(_in("placement", PLACEMENTS), name="placement"),
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+        CheckConstraint("used >= 0 AND used <= capacity", name="used_within_capacity"),
+        CheckConstraint("year_laid BETWEEN 1950 AND 2100", name="year_laid"),
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    kind: Mapped[str] = mapped_column(Text)
+    medium: Mapped[str] = mapped_column(Text)
+    capacity: Mapped[int] = mapped_column(Integer, comment="fibres or pairs")
+    used: Mapped[int] = mapped_column(Integer, server_default="0")
+    placement: Mapped[str] = mapped_column(Text)
+    year_laid: Mapped[int] = mapped_column(SmallInteger)
+    office_id: Mapped[str | None] = mapped_column(ForeignKey("offices.id"), index=True)
+    geometry = _geom("LINESTRING")
+
+
+class Box(Base):
+    """Cross-connect box (交接箱): the unit a district is made of."""
+    __tablename__ = "boxes"
+    __table_args__ = (
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+        CheckConstraint("used >= 0 AND used <= capacity", name="used_within_capacity"),
+        CheckConstraint("year_installed BETWEEN 1950 AND 2100", name="year_installed"),
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    office_id: Mapped[str] = mapped_column(ForeignKey("offices.id"), index=True)
+    feeder_cable_id: Mapped[str | None] = mapped_column(ForeignKey("cables.id", ondelete="SET NULL"), index=True)
+    capacity: Mapped[int] = mapped_column(Integer, comment="ports or pairs")
+    used: Mapped[int] = mapped_column(Integer, server_default="0")
+    year_installed: Mapped[int] = mapped_column(SmallInteger)
+    geometry = _geom("POINT")
+
+
+class DistributionPoint(Base):
+    """Distribution box (分线盒), hanging off one cross-connect box."""
+    __tablename__ = "distribution_points"
+    __table_args__ = (
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+        CheckConstraint("used >= 0 AND used <= capacity", name="used_within_capacity"),
+        # Target of subscribers' composite key, which pins a subscriber's box to its dp's box.
+        UniqueConstraint("id", "box_id", name="uq_distribution_points_id_box"),
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    box_id: Mapped[str] = mapped_column(ForeignKey("boxes.id"), index=True)
+    cable_id: Mapped[str | None] = mapped_column(ForeignKey("cables.id", ondelete="SET NULL"), index=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+    used: Mapped[int] = mapped_column(Integer, server_default="0")
+    geometry = _geom("POINT")
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+    __table_args__ = (
+        ForeignKeyConstraint(["dp_id", "box_id"], ["distribution_points.id", "distribution_points.box_id"],
+                             name="fk_subscribers_dp_box", onupdate="CASCADE"),
+        CheckConstraint("monthly_revenue >= 0", name="revenue_nonnegative"),
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    dp_id: Mapped[str] = mapped_column(Text, index=True)
+    box_id: Mapped[str] = mapped_column(ForeignKey("boxes.id"), index=True)
+    drop_cable_id: Mapped[str | None] = mapped_column(ForeignKey("cables.id", ondelete="SET NULL"))
+    address: Mapped[str | None] = mapped_column(Text)
+    voice: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    broadband: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    iptv: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    monthly_revenue: Mapped[float] = mapped_column(Float, server_default="0")
+    connected_since: Mapped[dt.date | None] = mapped_column(Date)
+    geometry = _geom("POINT")
+
+
+class FaultTicket(Base):
+    """障碍单: a fault on a subscriber's line or on a piece of equipment."""
+    __tablename__ = "fault_tickets"
+    __table_args__ = (
+        CheckConstraint(_in("cause", FAULT_CAUSES), name="cause"),
+        CheckConstraint("num_nonnulls(subscriber_id, box_id, dp_id, cable_id) >= 1", name="has_target"),
+        CheckConstraint("first_contact_at IS NULL OR first_contact_at >= reported_at", name="contact_after_report"),
+        CheckConstraint("cleared_at IS NULL OR cleared_at >= reported_at", name="cleared_after_report"),
+        CheckConstraint("severity BETWEEN 1 AND 3", name="severity"),
+        Index("ix_fault_tickets_city_reported", "city_id", "reported_at"),
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    subscriber_id: Mapped[str | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"), index=True)
+    box_id: Mapped[str | None] = mapped_column(ForeignKey("boxes.id", ondelete="SET NULL"), index=True)
+    dp_id: Mapped[str | None] = mapped_column(ForeignKey("distribution_points.id", ondelete="SET NULL"))
+    cable_id: Mapped[str | None] = mapped_column(ForeignKey("cables.id", ondelete="SET NULL"))
+    cause: Mapped[str] = mapped_column(Text)
+    severity: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    vip: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    first_contact_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    geometry = _geom("POINT")
+
+
+class Manager(Base):
+    """District account manager (片区客户经理)."""
+    __tablename__ = "managers"
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    community_id: Mapped[str | None] = mapped_column(ForeignKey("admin_areas.id", ondelete="SET NULL"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    geometry = _geom("POINT", nullable=True)  # the manager's base, usable as a partition seed
+
+
+class ConstructionReport(Base):
+    """商机: a new building or commercial area, a point or an outline."""
+    __tablename__ = "construction_reports"
+    __table_args__ = (
+        CheckConstraint(_in("kind", REPORT_KINDS), name="kind"),
+        CheckConstraint(_in("stage", REPORT_STAGES), name="stage"),
+        CheckConstraint("households IS NULL OR households >= 0", name="households_nonnegative"),
+        CheckConstraint("floor_area_m2 IS NULL OR floor_area_m2 >= 0", name="floor_area_nonnegative"),
+        CheckConstraint("households IS NOT NULL OR floor_area_m2 IS NOT NULL", name="has_demand"),
+        CheckConstraint("GeometryType(geometry) IN ('POINT','POLYGON','MULTIPOLYGON')", name="geometry_type"),
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    name: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    stage: Mapped[str] = mapped_column(Text)
+    households: Mapped[int | None] = mapped_column(Integer)
+    floor_area_m2: Mapped[float | None] = mapped_column(Float)
+    reporter_id: Mapped[str | None] = mapped_column(ForeignKey("managers.id", ondelete="SET NULL"))
+    reporter_name: Mapped[str | None] = mapped_column(Text)
+    reported_on: Mapped[dt.date] = mapped_column(Date)
+    geometry = _geom("GEOMETRY")
+
+
+class DistrictPlan(Base):
+    __tablename__ = "district_plans"
+    __table_args__ = (
+        CheckConstraint(_in("status", PLAN_STATUSES), name="status"),
+        # At most one active plan per city, enforced by the database.
+        Index("uq_district_plans_active", "city_id", unique=True, postgresql_where=text("status = 'active'")),
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    name: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="draft")
+    parent_level: Mapped[str | None] = mapped_column(Text)
+    previous_plan_id: Mapped[str | None] = mapped_column(ForeignKey("district_plans.id", ondelete="SET NULL"))
+    parameters: Mapped[dict | None] = mapped_column(JSONB)
+    report: Mapped[dict | None] = mapped_column(JSONB)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class District(Base):
+    __tablename__ = "districts"
+    __table_args__ = (UniqueConstraint("plan_id", "code", name="uq_districts_plan_code"),)
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("district_plans.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    parent_area_id: Mapped[str | None] = mapped_column(ForeignKey("admin_areas.id", ondelete="SET NULL"))
+    locked: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    subscribers: Mapped[int] = mapped_column(Integer, server_default="0")
+    workload: Mapped[float] = mapped_column(Float, server_default="0")
+    totals: Mapped[dict | None] = mapped_column(JSONB)
+    geometry = _geom("MULTIPOLYGON", nullable=True)
+
+
+class DistrictMember(Base):
+    """A whole box in a district, or (for a box too large for one district) one of its dps."""
+    __tablename__ = "district_members"
+    __table_args__ = (
+        # NULLS NOT DISTINCT: a whole box appears once per plan, and a split box's dp once too.
+        UniqueConstraint("plan_id", "box_id", "dp_id", name="uq_district_members_unit",
+                         postgresql_nulls_not_distinct=True),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("district_plans.id", ondelete="CASCADE"))
+    district_id: Mapped[str] = mapped_column(ForeignKey("districts.id", ondelete="CASCADE"), index=True)
+    box_id: Mapped[str] = mapped_column(ForeignKey("boxes.id", ondelete="CASCADE"), index=True)
+    dp_id: Mapped[str | None] = mapped_column(ForeignKey("distribution_points.id", ondelete="CASCADE"))
+
+
+class DistrictAssignment(Base):
+    """Which manager owns which district, when: a history, never overwritten."""
+    __tablename__ = "district_assignments"
+    __table_args__ = (
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="valid_period"),
+        # One manager at a time per district; btree_gist supplies the text equality in GiST.
+        ExcludeConstraint(("district_id", "="),
+                          (text("tstzrange(valid_from, valid_to)"), "&&"),
+                          name="ex_district_assignments_one_owner", using="gist"),
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    district_id: Mapped[str] = mapped_column(ForeignKey("districts.id", ondelete="CASCADE"), index=True)
+    manager_id: Mapped[str] = mapped_column(ForeignKey("managers.id"), index=True)
+    valid_from: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    assigned_by: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)

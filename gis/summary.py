@@ -1,0 +1,40 @@
+"""A city's network at a glance, computed where the data is (one SQL round trip per figure)."""
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+from .store import counts
+
+_FIGURES = {
+    "subscribers": "SELECT to_char(count(*), 'FM999,999,999') FROM subscribers WHERE city_id = :c",
+    "boxes (mean utilisation)":
+        "SELECT to_char(count(*), 'FM999,999') || ' (' || round(100 * avg(used::float / capacity)::numeric, 1) || ' %)' "
+        "FROM boxes WHERE city_id = :c",
+    "boxes above 85 % utilisation":
+        "SELECT to_char(count(*) FILTER (WHERE used > 0.85 * capacity), 'FM999,999') FROM boxes WHERE city_id = :c",
+    "cable km (trunk / distribution / drop)":
+        "SELECT string_agg(round(km)::text, ' / ' ORDER BY k) FROM ("
+        " SELECT CASE kind WHEN 'trunk' THEN 1 WHEN 'distribution' THEN 2 ELSE 3 END AS k,"
+        "  sum(ST_Length(geometry::geography)) / 1000 AS km FROM cables WHERE city_id = :c GROUP BY kind) s",
+    "fault tickets (from - to)":
+        "SELECT to_char(count(*), 'FM999,999,999') || ' (' || min(reported_at)::date || ' - ' || max(reported_at)::date || ')' "
+        "FROM fault_tickets WHERE city_id = :c",
+    "faults per 100 lines per month (last 12 months)":
+        "SELECT round((100.0 * count(*) / 12 / NULLIF((SELECT count(*) FROM subscribers WHERE city_id = :c), 0))::numeric, 2) "
+        "FROM fault_tickets WHERE city_id = :c AND reported_at > "
+        "(SELECT max(reported_at) FROM fault_tickets WHERE city_id = :c) - interval '12 months'",
+    "first contact within 20 min":
+        "SELECT round(100.0 * avg((first_contact_at - reported_at <= interval '20 minutes')::int), 1) || ' %' "
+        "FROM fault_tickets WHERE city_id = :c AND first_contact_at IS NOT NULL",
+    "cleared within 24 h":
+        "SELECT round(100.0 * avg((cleared_at - reported_at <= interval '24 hours')::int), 1) || ' %' "
+        "FROM fault_tickets WHERE city_id = :c AND cleared_at IS NOT NULL",
+    "construction reports (households expected)":
+        "SELECT count(*) || ' (' || coalesce(sum(households), 0) || ')' FROM construction_reports WHERE city_id = :c",
+}
+
+
+def network_summary(conn: Connection, city: str) -> dict:
+    name, crs = conn.execute(text("SELECT name, metric_crs FROM cities WHERE id = :c"), {"c": city}).one()
+    figures = {k: str(conn.execute(text(q), {"c": city}).scalar() or "-") for k, q in _FIGURES.items()}
+    return {"city": city, "name": name, "metric_crs": crs, "counts": counts(conn, city), "figures": figures}

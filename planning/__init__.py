@@ -1,0 +1,1 @@
+"""Pianqu's planning algorithms: pure functions and estimators over GeoDataFrames."""
