@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
 import numpy as np
@@ -25,8 +26,9 @@ from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from .errors import InputError, NotFound
 from .layers import LOAD_ORDER, LAYERS, Layer, layer as layer_of
-from .models import SRID
+from .models import SRID, Base
 from .validate import Problems
+from .wkb import ewkb_hex
 
 Progress = Callable[[str, int], None]
 
@@ -38,8 +40,7 @@ def _csv_payload(gdf: gpd.GeoDataFrame, columns: list[str]) -> bytes:
     arrays, names = [], []
     for c in columns:
         if c == "geometry":
-            g = shapely.set_srid(np.asarray(gdf.geometry.to_numpy()), SRID)
-            arrays.append(pa.array(shapely.to_wkb(g, hex=True, include_srid=True)))
+            arrays.append(ewkb_hex(gdf.geometry.to_numpy(), SRID))
         else:
             # Dates may arrive as midnight timestamps; PostgreSQL's date input accepts those.
             arrays.append(pa.Array.from_pandas(gdf[c]))
@@ -50,17 +51,41 @@ def _csv_payload(gdf: gpd.GeoDataFrame, columns: list[str]) -> bytes:
     return buf.getvalue()
 
 
+COPY_CHUNK = 100_000
+
+
 def _copy(conn: Connection, table: str, gdf: gpd.GeoDataFrame, columns: list[str]) -> int:
-    payload = _csv_payload(gdf, columns)
+    """COPY the rows in chunks; the next chunk is serialised while the server ingests this one
+    (shapely, Arrow and psycopg's socket writes all release the GIL, so the two overlap)."""
     cols = ", ".join(f'"{c}"' for c in columns)
     raw = conn.connection.driver_connection
-    with raw.cursor() as cur:
+    starts = range(0, len(gdf), COPY_CHUNK)
+    with raw.cursor() as cur, ThreadPoolExecutor(max_workers=1) as pool:
         with cur.copy(f'COPY "{table}" ({cols}) FROM STDIN (FORMAT csv)') as cp:
-            view = memoryview(payload)
-            step = 8 << 20
-            for i in range(0, len(view), step):
-                cp.write(view[i:i + step])
+            pending = None
+            for i in starts:
+                nxt = pool.submit(_csv_payload, gdf.iloc[i:i + COPY_CHUNK], columns)
+                if pending is not None:
+                    cp.write(pending.result())
+                pending = nxt
+            if pending is not None:
+                cp.write(pending.result())
     return len(gdf)
+
+
+def _secondary_indexes(conn: Connection, table: str) -> list[tuple[str, str]]:
+    """(name, definition) of the table's indexes that back no constraint."""
+    return [tuple(r) for r in conn.execute(text(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE i.indrelid = CAST(:t AS regclass) AND NOT i.indisunique AND NOT i.indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) "
+        "ORDER BY c.relname"), {"t": table}).all()]
+
+
+def _rows_estimate(conn: Connection, table: str) -> float:
+    return float(conn.execute(text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+                              {"t": table}).scalar() or 0)
 
 
 def _columns(lay: Layer, gdf: gpd.GeoDataFrame) -> list[str]:
@@ -160,20 +185,37 @@ def import_layer(engine: Engine, lay: Layer, gdf: gpd.GeoDataFrame, *, source: s
 
 # ---- the bulk path --------------------------------------------------------------------------
 
+LAYERS_ALL = [t.name for t in Base.metadata.sorted_tables]
+
+
 def bulk_load(engine: Engine, layers: dict[str, gpd.GeoDataFrame], *, source: str = "bulk load",
               progress: Progress | None = None) -> dict[str, int]:
     """Insert whole new layers (no upsert) in one transaction, parents first."""
     counts = {}
     try:
         with engine.begin() as conn:
+            if not conn.execute(text("SELECT EXISTS (SELECT 1 FROM cities)")).scalar():
+                # An empty store: truncating in this transaction lets PostgreSQL (wal_level
+                # minimal) write the new files without WAL, the single largest cost of a load.
+                # Every table hangs off cities, so no city means no rows anywhere.
+                tables = ", ".join(f'"{t}"' for t in LAYERS_ALL)
+                conn.execute(text(f"TRUNCATE {tables}"))
             for name in LOAD_ORDER:
                 if name not in layers:
                     continue
                 lay, gdf = LAYERS[name], layers[name]
-                fks = [fk for fk in lay.table.foreign_key_constraints]
+                fks = list(lay.table.foreign_key_constraints)
+                # Building an index once over sorted keys beats growing it row by row, but only
+                # when the load is bigger than what the table already holds (a province store
+                # loading its fifteenth city keeps its indexes).
+                indexes = _secondary_indexes(conn, name) if len(gdf) > _rows_estimate(conn, name) else []
                 for fk in fks:
                     conn.execute(DropConstraint(fk))
+                for idx, _ in indexes:
+                    conn.execute(text(f'DROP INDEX "{idx}"'))
                 counts[name] = _copy(conn, name, gdf, _columns(lay, gdf))
+                for _, definition in indexes:
+                    conn.execute(text(definition))
                 for fk in fks:
                     conn.execute(AddConstraint(fk))
                 conn.execute(text(f'ANALYZE "{name}"'))

@@ -202,7 +202,7 @@ def prepare(gdf: gpd.GeoDataFrame, layer: Layer, *, source: str,
     df = pd.DataFrame(out, index=gdf.index)
     for col in layer.required:
         if col != "geometry" and col in df.columns:
-            probs.rows(df[col].isna(), f"{col} is missing")
+            probs.rows(_as_text(gdf[col]).isna(), f"{col} is missing")
     ids = df["id"]
     dup = ids.duplicated(keep="first") & ids.notna()
     first_row = pd.Series(np.arange(len(ids)), index=ids.index).groupby(ids).transform("min")

@@ -49,7 +49,8 @@ create() {
   printf %s "$pw" > "$pwfile"; printf %s "$port" > "$home/port"
   [ "$(id -u)" = 0 ] && chown "$owner:$owner" "$pwfile" "$home/port"
   as_owner "$pgbin/initdb" -D "$pgdata" -U "$owner" --auth=scram-sha-256 --pwfile="$pwfile" \
-      -E UTF8 --locale=C.UTF-8 >/dev/null
+      -E UTF8 --locale=C >/dev/null
+  # Collation C: ids and codes sort bytewise, which is what btree builds and joins want.
   # A planning workstation, not a production server: favour bulk loads, keep crash safety.
   as_owner tee -a "$pgdata/postgresql.conf" >/dev/null <<CONF
 listen_addresses = '127.0.0.1'
