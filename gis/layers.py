@@ -122,8 +122,9 @@ def _build(table_name: str) -> Layer:
         kinds[col.name] = _kind(col)
         if not col.nullable and col.server_default is None:
             required.append(col.name)
-        for fk in col.foreign_keys:
-            parents[col.name] = fk.column.table.name
+    for fk in table.foreign_key_constraints:
+        if len(fk.columns) == 1:  # composite keys (a subscriber's dp and box) are checked apart
+            parents[fk.column_keys[0]] = fk.referred_table.name
     if not geom.nullable:
         required.append("geometry")
     gtype = geom.type.geometry_type if isinstance(geom.type, Geometry) else "GEOMETRY"
