@@ -100,15 +100,19 @@ def demo_load(size: str = "city", seed: int = 7,
     """Load a demo city into the store (generating its files first if needed), fast path."""
     from gis import store
     from gis.demo import DemoCity
+    import geopandas as gpd
     engine = _engine()
     target = demo_dir(size, seed)
-    city = DemoCity.read(target) if (target / "manifest.json").is_file() else _generate(size, seed, target)
-    city_id = str(city.layers["cities"]["id"].iat[0])
+    have_files = (target / "manifest.json").is_file()
+    city = None if have_files else _generate(size, seed, target)
+    # The city's id from its one-row layer, so a second run decides without reading the rest.
+    city_id = str(gpd.read_parquet(target / "cities.parquet")["id"].iat[0])
     with engine.connect() as conn:
         present = city_id in store.city_ids(conn)
     if present and if_missing and not replace:
         err.print(f"demo city {city_id!r} already loaded")
         return
+    city = city or DemoCity.read(target)
     if present:
         if not replace:
             raise InputError(f"city {city_id!r} is already in the store; pass --replace to reload it")

@@ -1,0 +1,130 @@
+"""The small demo city, loaded through the fast path into the test database, holds together
+in PostGIS: the invariants are checked where the data is, with SQL."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from gis import store
+from gis.demo import DemoCity, generate
+from gis.summary import network_summary
+
+
+SEED = 7
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def small_demo() -> DemoCity:
+    """The files `make test` generated (data/demo-small-7), or a fresh generation."""
+    d = ROOT / "data" / f"demo-small-{SEED}"
+    return DemoCity.read(d) if (d / "manifest.json").is_file() else generate(size="small", seed=SEED)
+
+
+@pytest.fixture(scope="session")
+def loaded_demo(engine, small_demo):
+    city = str(small_demo.layers["cities"]["id"].iat[0])
+    store.bulk_load(engine, small_demo.layers)
+    yield city
+    store.delete_city(engine, city)
+
+
+def scalar(engine, sql, **params):
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar()
+
+
+def test_every_layer_arrives_whole(engine, small_demo, loaded_demo):
+    with engine.connect() as conn:
+        counts = store.counts(conn, loaded_demo)
+    assert counts == {k: len(v) for k, v in small_demo.layers.items()}
+    assert counts["subscribers"] > 15_000
+
+
+def test_every_subscriber_hangs_off_a_dp_of_its_box(engine, loaded_demo):
+    orphans = scalar(engine, """
+        SELECT count(*) FROM subscribers s
+        LEFT JOIN distribution_points d ON d.id = s.dp_id AND d.box_id = s.box_id
+        WHERE s.city_id = :c AND d.id IS NULL""", c=loaded_demo)
+    assert orphans == 0
+
+
+def test_used_ports_match_the_subscribers_behind_them(engine, loaded_demo):
+    bad_boxes = scalar(engine, """
+        SELECT count(*) FROM boxes b
+        LEFT JOIN (SELECT box_id, count(*) n FROM subscribers WHERE city_id = :c GROUP BY box_id) s ON s.box_id = b.id
+        WHERE b.city_id = :c AND b.used <> coalesce(s.n, 0)""", c=loaded_demo)
+    bad_dps = scalar(engine, """
+        SELECT count(*) FROM distribution_points d
+        LEFT JOIN (SELECT dp_id, count(*) n FROM subscribers WHERE city_id = :c GROUP BY dp_id) s ON s.dp_id = d.id
+        WHERE d.city_id = :c AND d.used <> coalesce(s.n, 0)""", c=loaded_demo)
+    assert bad_boxes == 0 and bad_dps == 0
+
+
+def test_communities_nest_in_office_regions(engine, loaded_demo):
+    regions = scalar(engine, "SELECT count(*) FROM admin_areas WHERE city_id = :c AND level = 'office_region'",
+                     c=loaded_demo)
+    outside = scalar(engine, """
+        SELECT count(*) FROM admin_areas c JOIN admin_areas r ON r.id = c.parent_id
+        WHERE c.city_id = :c AND c.level = 'community'
+          AND ST_Area(ST_Difference(c.geometry, r.geometry)::geography) > 1.0""", c=loaded_demo)
+    assert regions == 6 and outside == 0
+
+
+def test_no_subscriber_lives_in_the_river(engine, loaded_demo):
+    wet = scalar(engine, """
+        SELECT count(*) FROM subscribers s JOIN barriers b ON ST_Intersects(s.geometry, b.geometry)
+        WHERE s.city_id = :c AND b.kind = 'river'""", c=loaded_demo)
+    assert wet == 0
+
+
+def test_the_river_has_three_bridges(engine, loaded_demo):
+    assert scalar(engine, """
+        SELECT count(*) FROM crossings x JOIN barriers b ON b.id = x.barrier_id
+        WHERE x.city_id = :c AND b.kind = 'river' AND x.kind = 'bridge'""", c=loaded_demo) == 3
+
+
+def test_summary_reports_the_network(engine, loaded_demo):
+    with engine.connect() as conn:
+        s = network_summary(conn, loaded_demo)
+    assert s["metric_crs"] == 32649
+    assert s["counts"]["boxes"] > 0
+    rate = float(s["figures"]["faults per 100 lines per month (last 12 months)"])
+    assert 0.3 < rate < 5, rate
+    contact = float(s["figures"]["first contact within 20 min"].rstrip(" %"))
+    assert 70 < contact < 99
+
+
+def test_cli_demo_load_is_idempotent_and_prints_a_summary(db_url, engine, loaded_demo, tmp_path):
+    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "160"}
+    r = subprocess.run([sys.executable, "-m", "api.cli", "demo-load", "--size", "small", "--seed", str(SEED),
+                        "--if-missing"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "already loaded" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "api.cli", "demo-load", "--size", "small", "--seed", str(SEED)],
+                       capture_output=True, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 2 and "--replace" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "api.cli", "summary", "--city", loaded_demo],
+                       capture_output=True, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 0 and "subscribers" in r.stdout and "boxes" in r.stdout, r.stderr
+
+
+def test_export_of_the_demo_round_trips_through_import(engine, loaded_demo, tmp_path):
+    from gis.transfer import export_layer, import_file
+    path = tmp_path / "boxes.gpkg"
+    res = export_layer(engine, "boxes", path, city=loaded_demo)
+    again = import_file(engine, "boxes", path, city=loaded_demo)
+    assert again["updated"] == res["rows"] and again["inserted"] == 0
+
+
+def test_ground_truth_is_written_with_the_files(small_demo, tmp_path):
+    small_demo.write(tmp_path / "demo")
+    truth = json.loads((tmp_path / "demo" / "ground_truth.json").read_text())
+    assert {p["pattern"] for p in truth["hotspots"]} >= {"steady", "worsening", "fading"}
+    assert truth["opportunities"]["extend_network"] and truth["opportunities"]["expand_box"]
