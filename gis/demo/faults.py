@@ -75,7 +75,7 @@ def tickets(rng: np.random.Generator, size: Size, people: People, plant: Plant, 
         s = np.repeat(np.arange(n), k)
         days = period.days_in_month
         first = period.start_time
-        wd = WEEKDAY[(first.dayofweek + np.arange(days)) % 7]
+        wd = WEEKDAY[(first.day_of_week + np.arange(days)) % 7]
         day = rng.choice(days, size=len(s), p=wd / wd.sum())
         subs.append(s)
         when.append((first - start).days + day)

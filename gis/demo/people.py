@@ -194,10 +194,12 @@ def boxes_and_dps(rng: np.random.Generator, size: Size, geo: Geography, bxy: np.
     dp_xy = np.c_[np.bincount(sub_dp, weights=sub_xy[:, 0]), np.bincount(sub_dp, weights=sub_xy[:, 1])] / dp_used[:, None]
     dp_xy += rng.normal(0, 4.0, dp_xy.shape)
     wet = np.flatnonzero(shapely.contains_xy(geo.river, dp_xy[:, 0], dp_xy[:, 1]))
-    if len(wet):  # a dp whose centre falls in the river goes to its first subscriber's door
-        first_sub = np.full(m, -1)
+    if len(wet):  # a dp whose centre falls in the river goes next to its first subscriber's door,
+        first_sub = np.full(m, -1)  # a step towards its box (same bank, so inland)
         first_sub[sub_dp[::-1]] = np.arange(n)[::-1]
-        dp_xy[wet] = sub_xy[first_sub[wet]]
+        door = sub_xy[first_sub[wet]]
+        towards = box_xy[dp_box[wet]] - door
+        dp_xy[wet] = door + 2.0 * towards / np.maximum(np.hypot(*towards.T), 1e-9)[:, None]
     slack = dp_used * rng.uniform(1.0, 1.5, m)
     dp_cap = DP_CAPACITIES[np.minimum(np.searchsorted(DP_CAPACITIES, slack), len(DP_CAPACITIES) - 1)]
     dp_cap = np.maximum(dp_cap, dp_used)
