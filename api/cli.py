@@ -118,14 +118,21 @@ def demo_load(size: str = "city", seed: int = 7,
             raise InputError(f"city {city_id!r} is already in the store; pass --replace to reload it")
         store.delete_city(engine, city_id)
     total = sum(len(g) for g in city.layers.values())
+    seconds, last = {}, [time.perf_counter()]
+
+    def tick(name, n):
+        now = time.perf_counter()
+        seconds[name], last[0] = now - last[0], now
+        p.update(task, advance=n, description=f"loaded {name}")
+
     t0 = time.perf_counter()
     with _progress() as p:
         task = p.add_task(f"loading {city_id}", total=total)
-        store.bulk_load(engine, city.layers, source=str(target),
-                        progress=lambda name, n: p.update(task, advance=n, description=f"loaded {name}"))
+        store.bulk_load(engine, city.layers, source=str(target), progress=tick)
     dt = time.perf_counter() - t0
     subs = len(city.layers["subscribers"])
-    err.print(f"loaded {total:,} rows of {city_id} in {dt:.1f} s ({subs / dt:,.0f} subscribers/s overall)")
+    err.print(f"loaded {total:,} rows of {city_id} in {dt:.1f} s ({total / dt:,.0f} rows/s; "
+              f"subscribers {subs / seconds['subscribers']:,.0f}/s)")
 
 
 # ---- import / export --------------------------------------------------------------------------
