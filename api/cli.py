@@ -159,8 +159,10 @@ def import_(layer: Annotated[str, typer.Argument(help="offices, streets, barrier
             file_layer: Annotated[Optional[str], typer.Option(help="Layer inside a multi-layer file.")] = None) -> None:
     """Import a file into a layer: validated, reprojected, upserted on id, all rows or none."""
     from gis.transfer import import_file
-    res = import_file(_engine(), layer, file, city=city, mapping=_mapping(map_), crs=crs,
-                      lon=lon_column, lat=lat_column, file_layer=file_layer)
+    with _progress() as p:
+        p.add_task(f"importing {file.name} into {layer}", total=None)
+        res = import_file(_engine(), layer, file, city=city, mapping=_mapping(map_), crs=crs,
+                          lon=lon_column, lat=lat_column, file_layer=file_layer)
     out.print(json.dumps(res))
 
 
@@ -168,7 +170,10 @@ def import_(layer: Annotated[str, typer.Argument(help="offices, streets, barrier
 def export(layer: str, file: Path, city: CityOpt = None) -> None:
     """Export a stored layer to a file (format from the suffix)."""
     from gis.transfer import export_layer
-    out.print(json.dumps(export_layer(_engine(), layer, file, city=city)))
+    with _progress() as p:
+        p.add_task(f"exporting {layer} to {file.name}", total=None)
+        res = export_layer(_engine(), layer, file, city=city)
+    out.print(json.dumps(res))
 
 
 # ---- summary ----------------------------------------------------------------------------------

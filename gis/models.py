@@ -14,7 +14,7 @@ import datetime as dt
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
-    BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, ForeignKeyConstraint,
+    Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, ForeignKeyConstraint,
     Index, Integer, MetaData, SmallInteger, String, Text, UniqueConstraint, func, text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint, JSONB
@@ -311,7 +311,7 @@ class DistrictMember(Base):
         UniqueConstraint("plan_id", "box_id", "dp_id", name="uq_district_members_unit",
                          postgresql_nulls_not_distinct=True),
     )
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(Text, primary_key=True)  # "<plan>/<box>" or "<plan>/<box>/<dp>"
     plan_id: Mapped[str] = mapped_column(ForeignKey("district_plans.id", ondelete="CASCADE"))
     district_id: Mapped[str] = mapped_column(ForeignKey("districts.id", ondelete="CASCADE"), index=True)
     box_id: Mapped[str] = mapped_column(ForeignKey("boxes.id", ondelete="CASCADE"), index=True)

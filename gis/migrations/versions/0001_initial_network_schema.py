@@ -252,7 +252,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_distribution_points_cable_id'), 'distribution_points', ['cable_id'], unique=False)
     op.create_index(op.f('ix_distribution_points_city_id'), 'distribution_points', ['city_id'], unique=False)
     op.create_table('district_members',
-    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
+    sa.Column('id', sa.Text(), nullable=False),
     sa.Column('plan_id', sa.Text(), nullable=False),
     sa.Column('district_id', sa.Text(), nullable=False),
     sa.Column('box_id', sa.Text(), nullable=False),
