@@ -12,7 +12,6 @@ import argparse
 import json
 import multiprocessing as mp
 import resource
-import secrets
 import sys
 import tempfile
 import time
@@ -94,23 +93,12 @@ def main() -> None:
     ap.add_argument("--peer-rows", type=int, default=200_000)
     a = ap.parse_args()
 
-    from sqlalchemy import create_engine, make_url, text
-    from gis.config import database_url
+    from gis.db import scratch_database
 
-    base = make_url(database_url())
-    name = f"pianqu_bench_{secrets.token_hex(3)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            gen = _run(generate_step, a.size, a.seed, tmp)
-            load = _run(load_step, url, tmp)
-            peer = _run(peer_step, url, tmp, a.peer_rows) if a.peer_rows else None
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database("pianqu_bench") as url, tempfile.TemporaryDirectory() as tmp:
+        gen = _run(generate_step, a.size, a.seed, tmp)
+        load = _run(load_step, url, tmp)
+        peer = _run(peer_step, url, tmp, a.peer_rows) if a.peer_rows else None
 
     subs = load["rows"]["subscribers"]
     total_rows = sum(load["rows"].values())

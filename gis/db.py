@@ -1,12 +1,16 @@
 """Engines and migrations."""
 from __future__ import annotations
 
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from .config import database_url
 
@@ -37,3 +41,21 @@ def current_revision(url: str | None = None) -> str | None:
     from alembic.runtime.migration import MigrationContext
     with engine(url).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextmanager
+def scratch_database(prefix: str, url: str | None = None) -> Iterator[str]:
+    """A new, empty database on the same server, dropped (even if in use) on exit; yields its URL.
+    For tests and benchmarks, which must never write to the database `make run` serves."""
+    base = make_url(url or database_url())
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        engine.cache_clear()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -2,35 +2,23 @@
 and dropped after it, on the cluster `make test` started (or the server DATABASE_URL names)."""
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+
+from sqlalchemy import text
 
 from gis import db, store
-from gis.config import database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
 def db_url():
-    base = make_url(database_url())
-    name = f"pianqu_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
+    with db.scratch_database("pianqu_test") as url:
         db.upgrade(url)
         yield url
-    finally:
-        db.engine.cache_clear()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

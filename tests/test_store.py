@@ -1,7 +1,6 @@
 """The spatial model in PostGIS: round trips, constraints the database enforces, migrations."""
 from __future__ import annotations
 
-import secrets
 
 import numpy as np
 import pandas as pd
@@ -10,7 +9,7 @@ import shapely
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from geoalchemy2 import alembic_helpers
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from gis import db, store
@@ -149,13 +148,7 @@ def test_deleting_a_city_removes_its_network(engine, tmp_city):
 
 
 def test_migrations_go_down_and_up_and_match_the_models(db_url):
-    base = make_url(db_url)
-    name = f"pianqu_mig_{secrets.token_hex(3)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
+    with db.scratch_database("pianqu_mig", db_url) as url:
         db.upgrade(url)
         eng = create_engine(url)
         with eng.connect() as conn:
@@ -173,8 +166,3 @@ def test_migrations_go_down_and_up_and_match_the_models(db_url):
         with eng.connect() as conn:
             assert set(Base.metadata.tables) <= set(inspect(conn).get_table_names())
         eng.dispose()
-    finally:
-        db.engine.cache_clear()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
