@@ -1,0 +1,175 @@
+"""Planning units and their neighbours: the service area of each box (or distribution point),
+as a gap-free, non-overlapping tessellation of the served region, and the adjacency graph that
+the partitioner walks.
+
+A box's service area is where its subscribers live: Voronoi cells of the subscribers, merged by
+box and clipped to the city. Subscribers are first snapped to a grid of `cell` metres (each cell
+taking its majority unit), which bounds the number of Voronoi sites by the area served, not by
+the number of lines, and turns a tower of 300 subscribers into one site.
+
+Barriers: water (a polygon) is cut out of the domain; a line barrier (rail, motorway) is cut
+out as a strip of `gap` metres. Areas on the two sides then do not touch, so they are not
+neighbours, unless a crossing joins them: each crossing links the nearest areas on the sides it
+stands between.
+"""
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from .crs import utm_epsg_for
+from .errors import InputError
+
+
+def _metric(gdf: gpd.GeoDataFrame | None, crs) -> gpd.GeoDataFrame | None:
+    if gdf is None or len(gdf) == 0:
+        return None
+    if gdf.crs is None:
+        raise InputError("layer has no CRS")
+    return gdf.to_crs(crs)
+
+
+def service_areas(subscribers: gpd.GeoDataFrame, *, unit: str = "box_id",
+                  outline: shapely.Geometry | gpd.GeoSeries | None = None,
+                  barriers: gpd.GeoDataFrame | None = None, crs=None, cell: float = 10.0,
+                  gap: float = 2.0, margin: float = 150.0) -> gpd.GeoDataFrame:
+    """One polygon per unit (in the metric `crs`, default the UTM zone of the data), with the
+    unit's subscriber count; the polygons tile the served region without gaps or overlaps.
+
+    `outline` bounds the region (a geometry in `crs`, or a GeoSeries in any CRS); without one the
+    region is the subscribers' convex hull grown by `margin` metres."""
+    if unit not in subscribers.columns:
+        raise InputError(f"subscribers have no {unit!r} column")
+    if len(subscribers) == 0:
+        raise InputError("no subscribers: a service area needs at least one")
+    crs = crs or utm_epsg_for(subscribers.geometry)
+    pts = subscribers.geometry.to_crs(crs).to_numpy()
+    xy = shapely.get_coordinates(pts)
+    if len(xy) != len(subscribers):
+        raise InputError("subscribers must be single points, one per row")
+    labels = subscribers[unit].to_numpy()
+
+    # Majority unit per grid cell; the site is the mean position of that unit's subscribers.
+    ij = np.floor(xy / cell).astype(np.int64)
+    df = pd.DataFrame({"i": ij[:, 0], "j": ij[:, 1], "u": labels, "x": xy[:, 0], "y": xy[:, 1]})
+    g = df.groupby(["i", "j", "u"], sort=False).agg(n=("x", "size"), x=("x", "mean"), y=("y", "mean"))
+    g = g.reset_index().sort_values(["i", "j", "n", "u"], ascending=[True, True, False, True])
+    sites = g.drop_duplicates(["i", "j"], keep="first")
+    site_xy = sites[["x", "y"]].to_numpy()
+
+    if outline is None:
+        domain = shapely.convex_hull(shapely.multipoints(xy)).buffer(margin)
+    elif isinstance(outline, gpd.GeoSeries | gpd.GeoDataFrame):
+        domain = shapely.union_all(outline.to_crs(crs).geometry.to_numpy())
+    else:
+        domain = outline
+    b = _metric(barriers, crs)
+    if b is not None:
+        geoms = b.geometry.to_numpy()
+        dim = shapely.get_dimensions(geoms)
+        cut = list(geoms[dim == 2]) + list(shapely.buffer(geoms[dim == 1], gap / 2, cap_style="flat"))
+        domain = domain.difference(shapely.union_all(cut))
+    # Sites that fall outside the domain (in the river, say) still own the cells around them.
+    cells = shapely.voronoi_polygons(shapely.multipoints(site_xy), extend_to=domain.envelope, ordered=True)
+    cells = shapely.get_parts(cells)
+    # Only cells near the domain's edge need clipping (an STRtree bounding-box query finds them);
+    # the rest are wholly in or wholly out, which their site tells.
+    rings = shapely.get_parts(shapely.get_parts(shapely.boundary(domain)))
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]
+    edge = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
+    near = np.zeros(len(cells), bool)
+    near[shapely.STRtree(cells).query(edge)[1]] = True
+    shapely.prepare(domain)
+    cells[near] = shapely.intersection(cells[near], domain)
+    cells[~near & ~shapely.contains_xy(domain, site_xy[:, 0], site_xy[:, 1])] = shapely.Polygon()
+    parts, owner = shapely.get_parts(cells, return_index=True)
+    part_unit = _reassign_across_barriers(parts, owner, site_xy, sites["u"].to_numpy())
+    areas = gpd.GeoDataFrame({unit: part_unit}, geometry=parts, crs=crs)
+    areas = areas.dissolve(unit, method="coverage")
+    counts = pd.Series(labels).value_counts()
+    areas["subscribers"] = counts.reindex(areas.index).fillna(0).astype(np.int64).to_numpy()
+    missing = set(counts.index) - set(areas.index)
+    if missing:
+        raise InputError(f"{len(missing)} units have no service area (all their subscribers share grid cells "
+                         f"with larger units; use a smaller cell): {', '.join(map(str, sorted(missing)[:10]))}")
+    return areas.reset_index()
+
+
+def _reassign_across_barriers(parts, owner, site_xy, site_unit, passes: int = 4) -> np.ndarray:
+    """A cell cut by a barrier leaves pieces on the far side of its site; those belong to the
+    unit they share the longest border with on that side, not to a unit across the river."""
+    unit = site_unit[owner].copy()
+    home = shapely.contains_xy(parts, site_xy[owner, 0], site_xy[owner, 1])
+    # A unit with no piece around any of its sites (sites on a barrier) keeps its largest piece.
+    homeless = np.setdiff1d(np.unique(unit), np.unique(unit[home]))
+    if len(homeless):
+        area = shapely.area(parts)
+        for u in homeless:
+            idx = np.flatnonzero(unit == u)
+            home[idx[np.argmax(area[idx])]] = True
+    tree = shapely.STRtree(parts)
+    for _ in range(passes):
+        stray = np.flatnonzero(~home)
+        if len(stray) == 0:
+            break
+        a, b = tree.query(parts[stray], predicate="intersects")
+        a = stray[a]
+        ok = home[b] & (a != b)
+        a, b = a[ok], b[ok]
+        if len(a) == 0:
+            break
+        shared = shapely.length(shapely.intersection(shapely.boundary(parts[a]), shapely.boundary(parts[b])))
+        best = pd.DataFrame({"a": a, "b": b, "w": shared}).sort_values("w", ascending=False).drop_duplicates("a")
+        best = best[best["w"] > 0]
+        unit[best["a"].to_numpy()] = unit[best["b"].to_numpy()]
+        home[best["a"].to_numpy()] = True
+    return unit
+
+
+def adjacency(areas: gpd.GeoDataFrame, *, crossings: gpd.GeoDataFrame | None = None,
+              crossing_reach: float = 400.0) -> tuple[sparse.csr_matrix, pd.DataFrame]:
+    """Symmetric sparse matrix of shared border length (metres) between areas (in a metric CRS),
+    and a table of the links that crossings added (`a`, `b`, `crossing`), which have length 1.
+
+    A crossing joins, among the areas within `crossing_reach` metres of it, the nearest area of
+    each side: the sides are the groups those areas form without the crossing."""
+    geoms = areas.geometry.to_numpy()
+    n = len(geoms)
+    tree = shapely.STRtree(geoms)
+    i, j = tree.query(geoms, predicate="intersects")
+    upper = i < j
+    i, j = i[upper], j[upper]
+    shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[j])))
+    touch = shared > 0  # a corner contact is not a shared border
+    i, j, w = i[touch], j[touch], shared[touch]
+    links = []
+    if crossings is not None and len(crossings):
+        cx = crossings.to_crs(areas.crs)
+        base = sparse.coo_matrix((np.r_[w, w], (np.r_[i, j], np.r_[j, i])), shape=(n, n)).tocsr()
+        ids = cx["id"].to_numpy() if "id" in cx.columns else np.arange(len(cx))
+        for cid, pt in zip(ids, cx.geometry.to_numpy()):
+            near = tree.query(pt, predicate="dwithin", distance=crossing_reach)
+            if len(near) < 2:
+                continue
+            sub = base[near][:, near]
+            k, comp = connected_components(sub, directed=False)
+            if k < 2:
+                continue
+            d = shapely.distance(geoms[near], pt)
+            heads = [near[comp == c][np.argmin(d[comp == c])] for c in range(k)]
+            for a_ in range(k):
+                for b_ in range(a_ + 1, k):
+                    links.append((min(heads[a_], heads[b_]), max(heads[a_], heads[b_]), cid))
+    link_df = pd.DataFrame(links, columns=["a", "b", "crossing"]).drop_duplicates(["a", "b"])
+    if len(link_df):
+        i = np.r_[i, link_df["a"].to_numpy()]
+        j = np.r_[j, link_df["b"].to_numpy()]
+        w = np.r_[w, np.ones(len(link_df))]
+    adj = sparse.coo_matrix((np.r_[w, w], (np.r_[i, j], np.r_[j, i])), shape=(n, n)).tocsr()
+    adj.sum_duplicates()
+    return adj, link_df.reset_index(drop=True)
