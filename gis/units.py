@@ -7,10 +7,10 @@ box and clipped to the city. Subscribers are first snapped to a grid of `cell` m
 taking its majority unit), which bounds the number of Voronoi sites by the area served, not by
 the number of lines, and turns a tower of 300 subscribers into one site.
 
-Barriers: water (a polygon) is cut out of the domain; a line barrier (rail, motorway) is cut
-out as a strip of `gap` metres. Areas on the two sides then do not touch, so they are not
-neighbours, unless a crossing joins them: each crossing links the nearest areas on the sides it
-stands between.
+Barriers: water (a polygon) is cut out of the domain; the domain is split along a line barrier
+(rail, motorway) with no width, and a border that runs along the line does not make two areas
+neighbours. Only a crossing joins the two sides: each crossing links the nearest areas on the
+sides it stands between.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _metric(gdf: gpd.GeoDataFrame | None, crs) -> gpd.GeoDataFrame | None:
 def service_areas(subscribers: gpd.GeoDataFrame, *, unit: str = "box_id",
                   outline: shapely.Geometry | gpd.GeoSeries | None = None,
                   barriers: gpd.GeoDataFrame | None = None, crs=None, cell: float = 10.0,
-                  gap: float = 2.0, margin: float = 150.0) -> gpd.GeoDataFrame:
+                  margin: float = 150.0) -> gpd.GeoDataFrame:
     """One polygon per unit (in the metric `crs`, default the UTM zone of the data), with the
     unit's subscriber count; the polygons tile the served region without gaps or overlaps.
 
@@ -67,28 +67,32 @@ def service_areas(subscribers: gpd.GeoDataFrame, *, unit: str = "box_id",
         domain = shapely.union_all(outline.to_crs(crs).geometry.to_numpy())
     else:
         domain = outline
-    b = _metric(barriers, crs)
-    if b is not None:
-        geoms = b.geometry.to_numpy()
-        dim = shapely.get_dimensions(geoms)
-        cut = list(geoms[dim == 2]) + list(shapely.buffer(geoms[dim == 1], gap / 2, cap_style="flat"))
-        domain = domain.difference(shapely.union_all(cut))
+    water, lines = _barrier_parts(barriers, crs)
+    if water is not None:
+        domain = domain.difference(water)
+    pieces = _pieces(domain, lines)
     # Sites that fall outside the domain (in the river, say) still own the cells around them.
     cells = shapely.voronoi_polygons(shapely.multipoints(site_xy), extend_to=domain.envelope, ordered=True)
     cells = shapely.get_parts(cells)
-    # Only cells near the domain's edge need clipping (an STRtree bounding-box query finds them);
-    # the rest are wholly in or wholly out, which their site tells.
-    rings = shapely.get_parts(shapely.get_parts(shapely.boundary(domain)))
+    # Only cells on a piece's edge (the domain's edge or a line barrier) need clipping; an
+    # STRtree bounding-box query finds them. The rest are wholly in or wholly out: their site tells.
+    rings = shapely.get_parts(shapely.get_parts(shapely.boundary(pieces)))
     coords, ring = shapely.get_coordinates(rings, return_index=True)
     same = ring[1:] == ring[:-1]
     edge = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
     near = np.zeros(len(cells), bool)
     near[shapely.STRtree(cells).query(edge)[1]] = True
     shapely.prepare(domain)
-    cells[near] = shapely.intersection(cells[near], domain)
-    cells[~near & ~shapely.contains_xy(domain, site_xy[:, 0], site_xy[:, 1])] = shapely.Polygon()
-    parts, owner = shapely.get_parts(cells, return_index=True)
-    part_unit = _reassign_across_barriers(parts, owner, site_xy, sites["u"].to_numpy())
+    whole = np.flatnonzero(~near & shapely.contains_xy(domain, site_xy[:, 0], site_xy[:, 1]))
+    ci, pj = shapely.STRtree(pieces).query(cells[near], predicate="intersects")
+    ci = np.flatnonzero(near)[ci]
+    cut = shapely.intersection(cells[ci], pieces[pj])
+    cells = np.r_[cells[whole], cut]
+    cell_site = np.r_[whole, ci]
+    parts, idx = shapely.get_parts(cells, return_index=True)
+    parts = parts[shapely.get_dimensions(parts) == 2]
+    owner = cell_site[idx[shapely.get_dimensions(shapely.get_parts(cells)) == 2]]
+    part_unit = _reassign_across_barriers(parts, owner, site_xy, sites["u"].to_numpy(), lines)
     areas = gpd.GeoDataFrame({unit: part_unit}, geometry=parts, crs=crs)
     areas = areas.dissolve(unit, method="coverage")
     counts = pd.Series(labels).value_counts()
@@ -100,7 +104,30 @@ def service_areas(subscribers: gpd.GeoDataFrame, *, unit: str = "box_id",
     return areas.reset_index()
 
 
-def _reassign_across_barriers(parts, owner, site_xy, site_unit, passes: int = 4) -> np.ndarray:
+def _barrier_parts(barriers: gpd.GeoDataFrame | None, crs):
+    """Water (polygons, cut out of the region) and lines (rail, motorway: the region is split
+    along them, with no width, so polygons on either side share a border that is not a link)."""
+    b = _metric(barriers, crs)
+    if b is None:
+        return None, None
+    geoms = b.geometry.to_numpy()
+    dim = shapely.get_dimensions(geoms)
+    water = shapely.union_all(geoms[dim == 2]) if (dim == 2).any() else None
+    lines = shapely.union_all(geoms[dim == 1]) if (dim == 1).any() else None
+    return water, lines
+
+
+def _pieces(domain, lines) -> np.ndarray:
+    """The domain cut along the line barriers into faces."""
+    if lines is None:
+        return shapely.get_parts(domain)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(
+        shapely.union_all([shapely.boundary(domain), shapely.intersection(lines, domain)]))))
+    inside = shapely.contains(domain, shapely.point_on_surface(faces))
+    return faces[inside]
+
+
+def _reassign_across_barriers(parts, owner, site_xy, site_unit, lines, passes: int = 4) -> np.ndarray:
     """A cell cut by a barrier leaves pieces on the far side of its site; those belong to the
     unit they share the longest border with on that side, not to a unit across the river."""
     unit = site_unit[owner].copy()
@@ -113,6 +140,7 @@ def _reassign_across_barriers(parts, owner, site_xy, site_unit, passes: int = 4)
             idx = np.flatnonzero(unit == u)
             home[idx[np.argmax(area[idx])]] = True
     tree = shapely.STRtree(parts)
+    zone = lines.buffer(0.5, cap_style="flat") if lines is not None else None
     for _ in range(passes):
         stray = np.flatnonzero(~home)
         if len(stray) == 0:
@@ -123,7 +151,10 @@ def _reassign_across_barriers(parts, owner, site_xy, site_unit, passes: int = 4)
         a, b = a[ok], b[ok]
         if len(a) == 0:
             break
-        shared = shapely.length(shapely.intersection(shapely.boundary(parts[a]), shapely.boundary(parts[b])))
+        shared = shapely.intersection(shapely.boundary(parts[a]), shapely.boundary(parts[b]))
+        if lines is not None:  # the far side of a railway is not "the same side"
+            shared = shapely.difference(shared, zone)
+        shared = shapely.length(shared)
         best = pd.DataFrame({"a": a, "b": b, "w": shared}).sort_values("w", ascending=False).drop_duplicates("a")
         best = best[best["w"] > 0]
         unit[best["a"].to_numpy()] = unit[best["b"].to_numpy()]
@@ -131,10 +162,12 @@ def _reassign_across_barriers(parts, owner, site_xy, site_unit, passes: int = 4)
     return unit
 
 
-def adjacency(areas: gpd.GeoDataFrame, *, crossings: gpd.GeoDataFrame | None = None,
+def adjacency(areas: gpd.GeoDataFrame, *, barriers: gpd.GeoDataFrame | None = None,
+              crossings: gpd.GeoDataFrame | None = None,
               crossing_reach: float = 400.0) -> tuple[sparse.csr_matrix, pd.DataFrame]:
     """Symmetric sparse matrix of shared border length (metres) between areas (in a metric CRS),
     and a table of the links that crossings added (`a`, `b`, `crossing`), which have length 1.
+    Borders along a line barrier (pass the same `barriers` as to service_areas) do not count.
 
     A crossing joins, among the areas within `crossing_reach` metres of it, the nearest area of
     each side: the sides are the groups those areas form without the crossing."""
@@ -144,8 +177,12 @@ def adjacency(areas: gpd.GeoDataFrame, *, crossings: gpd.GeoDataFrame | None = N
     i, j = tree.query(geoms, predicate="intersects")
     upper = i < j
     i, j = i[upper], j[upper]
-    shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[j])))
-    touch = shared > 0  # a corner contact is not a shared border
+    shared_geom = shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[j]))
+    _, lines = _barrier_parts(barriers, areas.crs)
+    if lines is not None:  # a border along a railway or motorway does not make neighbours
+        shared_geom = shapely.difference(shared_geom, lines.buffer(0.5, cap_style="flat"))
+    shared = shapely.length(shared_geom)
+    touch = shared > 1e-6  # a corner contact is not a shared border
     i, j, w = i[touch], j[touch], shared[touch]
     links = []
     if crossings is not None and len(crossings):

@@ -65,10 +65,10 @@ def test_river_separates_banks_and_a_bridge_joins_them():
     outline = shapely.box(X0 - 500, Y0 - 500, X0 + 3500, Y0 + 4500)
     areas = service_areas(subs, outline=outline, barriers=barriers, crs=UTM)
     assert not shapely.intersects(areas.geometry.to_numpy(), river.buffer(-0.01)).any()
-    adj, links = adjacency(areas)
+    adj, links = adjacency(areas, barriers=barriers)
     assert connected_components(adj, directed=False)[0] == 2
     bridge = gpd.GeoDataFrame({"id": ["bridge-1"]}, geometry=[shapely.Point(X0 + 1500, Y0 + 2000)], crs=UTM)
-    adj, links = adjacency(areas, crossings=bridge)
+    adj, links = adjacency(areas, barriers=barriers, crossings=bridge)
     assert connected_components(adj, directed=False)[0] == 1
     assert list(links["crossing"]) == ["bridge-1"]
     assert neighbours(adj, areas, "B001", "B004")  # the two boxes facing each other at the bridge
@@ -84,11 +84,11 @@ def test_a_railway_cuts_neighbours_except_at_its_crossing():
     barriers = gpd.GeoDataFrame({"kind": ["rail"]}, geometry=[rail], crs=UTM)
     outline = shapely.box(X0 - 300, Y0 - 300, X0 + 3300, Y0 + 2300)
     areas = service_areas(subs, outline=outline, barriers=barriers, crs=UTM)
-    adj, _ = adjacency(areas)
+    adj, _ = adjacency(areas, barriers=barriers)
     assert not neighbours(adj, areas, "B000", "B003")
     assert neighbours(adj, areas, "B000", "B001")
     crossing = gpd.GeoDataFrame({"id": ["x1"]}, geometry=[shapely.Point(X0 + 1500, Y0 + 1000)], crs=UTM)
-    adj, links = adjacency(areas, crossings=crossing)
+    adj, links = adjacency(areas, barriers=barriers, crossings=crossing)
     assert neighbours(adj, areas, "B001", "B004") and not neighbours(adj, areas, "B000", "B003")
 
 
