@@ -1,0 +1,643 @@
+"""Districts from planning units: balanced, contiguous, compact, exactly as many as asked.
+
+    part = DistrictPartitioner(n_districts=148, tolerance=0.01, random_state=0).fit(units)
+    part.labels_            # district of each unit (0 .. k-1), aligned with `units`
+    part.districts_         # GeoDataFrame: one dissolved polygon per district with its totals
+    part.report_            # max/mean deviation, contiguity, Polsby-Popper, cut edges, runtime
+
+How (each step keeps every district contiguous):
+1. the unit graph (shared borders, from gis.units.adjacency unless given); islands are joined to
+   their nearest unit across an explicit, reported link, or refused;
+2. a first cut by recursive bisection: each region needing k districts is split into two
+   connected parts weighted k1 : k2, grown from one end of its long axis, so parts are compact;
+3. local search over single boundary moves: first balance (sum of squared deviations from the
+   target), then compactness (mean Polsby-Popper) under the tolerance as a hard bound. A move is
+   applied only if the donor district stays connected; many independent moves per round.
+"""
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from gis.errors import InputError, PianquError
+
+
+class InfeasiblePlan(PianquError):
+    """The request cannot be met; the message says which constraint, which units, and what is
+    reachable instead."""
+
+    status = 422
+
+
+@dataclass
+class _Graph:
+    indptr: np.ndarray
+    indices: np.ndarray
+    border: np.ndarray          # shared border length (m) per directed edge
+    src: np.ndarray             # source unit per directed edge
+
+    @classmethod
+    def from_csr(cls, adj: sparse.csr_matrix) -> "_Graph":
+        adj = adj.tocsr()
+        src = np.repeat(np.arange(adj.shape[0]), np.diff(adj.indptr))
+        return cls(adj.indptr, adj.indices, adj.data.astype(float), src)
+
+    def nbrs(self, u: int) -> np.ndarray:
+        return self.indices[self.indptr[u]:self.indptr[u + 1]]
+
+
+def _workload(units: pd.DataFrame, weight) -> np.ndarray:
+    if weight is None:
+        weight = "subscribers"
+    if isinstance(weight, str):
+        weight = {weight: 1.0}
+    missing = [c for c in weight if c not in units.columns]
+    if missing:
+        raise InputError(f"units have no workload column {', '.join(map(repr, missing))} "
+                         f"(columns: {', '.join(map(str, units.columns))})")
+    w = np.zeros(len(units))
+    for col, coef in weight.items():
+        v = pd.to_numeric(units[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(v) | (v < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"workload column {col!r} must be a non-negative number; row {i + 1} has {units[col].iat[i]}")
+        w += coef * v
+    return w
+
+
+def _connected(g: _Graph, members: set[int], removed: int) -> bool:
+    """Is `members` minus `removed` still connected? (Members are connected before.)"""
+    inside = [v for v in g.nbrs(removed) if v in members and v != removed]
+    if len(inside) <= 1:
+        return True
+    targets = set(inside)
+    seen = {inside[0]}
+    stack = [inside[0]]
+    while stack:
+        x = stack.pop()
+        for y in g.nbrs(x):
+            if y != removed and y in members and y not in seen:
+                seen.add(y)
+                targets.discard(y)
+                if not targets:
+                    return True
+                stack.append(y)
+    return not (targets - seen)
+
+
+class DistrictPartitioner:
+    """Split units into districts of balanced workload.
+
+    Parameters
+    ----------
+    n_districts, target_size : exactly one; `target_size` gives k = round(total / target_size).
+    tolerance : largest allowed relative deviation of a district's workload from the target.
+    weight : a column name, or {column: coefficient} for a weighted workload (default subscribers).
+    islands : "join" (link each disconnected part to its nearest unit, reported) or "refuse".
+    compactness : run the compactness phase after balancing.
+    random_state : seeds the tie-breaking; the same input and seed give the same plan.
+    max_rounds : bound on local-search rounds per phase (the search never loops without bound).
+    """
+
+    def __init__(self, n_districts: int | None = None, target_size: float | None = None, *,
+                 tolerance: float = 0.02, weight=None, islands: str = "join", compactness: bool = True,
+                 random_state: int | None = None, max_rounds: int = 400, init: str = "power"):
+        self.n_districts = n_districts
+        self.target_size = target_size
+        self.tolerance = tolerance
+        self.weight = weight
+        self.islands = islands
+        self.compactness = compactness
+        self.random_state = random_state
+        self.max_rounds = max_rounds
+        self.init = init
+
+    # ---- validation -----------------------------------------------------------------------
+
+    def _k(self, total: float, n: int) -> int:
+        if (self.n_districts is None) == (self.target_size is None):
+            raise InputError("give exactly one of n_districts and target_size")
+        if self.n_districts is not None:
+            k = int(self.n_districts)
+            if k != self.n_districts or k < 1:
+                raise InputError(f"n_districts must be a positive integer, not {self.n_districts!r}")
+        else:
+            if not (self.target_size and self.target_size > 0 and np.isfinite(self.target_size)):
+                raise InputError(f"target_size must be a positive number, not {self.target_size!r}")
+            k = max(1, int(round(total / self.target_size)))
+        if k > n:
+            raise InfeasiblePlan(f"{k} districts asked of {n} units: a district is at least one whole unit; "
+                                 f"at most {n} districts are possible")
+        if not (0 < self.tolerance < 1):
+            raise InputError(f"tolerance must be between 0 and 1 (e.g. 0.02 for 2 %), not {self.tolerance!r}")
+        if self.islands not in ("join", "refuse"):
+            raise InputError(f"islands must be 'join' or 'refuse', not {self.islands!r}")
+        return k
+
+    # ---- fit ------------------------------------------------------------------------------
+
+    def fit(self, units: gpd.GeoDataFrame, adjacency: sparse.spmatrix | None = None,
+            crossings: gpd.GeoDataFrame | None = None) -> "DistrictPartitioner":
+        t0 = time.perf_counter()
+        if len(units) == 0:
+            raise InputError("no units to partition")
+        units = units.reset_index(drop=True)
+        if units.crs is not None and units.crs.is_geographic:
+            from gis.crs import utm_epsg_for
+            units = units.to_crs(utm_epsg_for(units.geometry))
+        geoms = units.geometry.to_numpy()
+        bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+        if bad.any():
+            raise InputError(f"unit row {int(np.flatnonzero(bad)[0]) + 1} has no geometry")
+        w = _workload(units, self.weight)
+        total = w.sum()
+        if total <= 0:
+            raise InputError("total workload is zero: nothing to balance")
+        k = self._k(total, len(units))
+        rng = np.random.default_rng(self.random_state)
+        if adjacency is None:
+            from gis.units import adjacency as build_adjacency
+            adjacency, _ = build_adjacency(units, crossings=crossings)
+        adjacency = sparse.csr_matrix(adjacency)
+        adjacency, links = self._join_islands(units, adjacency)
+        g = _Graph.from_csr(adjacency)
+        target = total / k
+        heavy = np.flatnonzero(w > target * (1 + self.tolerance))
+        if len(heavy):
+            names = _names(units, heavy)
+            raise InfeasiblePlan(
+                f"{len(heavy)} unit(s) carry more than a whole district ({target:,.0f} +{self.tolerance:.0%}): "
+                f"{names}; split them (a box too large for one district is split by distribution point) "
+                f"or ask for fewer districts")
+
+        area = shapely.area(geoms)
+        perim = shapely.length(shapely.boundary(geoms))
+        centroid = shapely.get_coordinates(shapely.centroid(geoms))
+        labels = _power_diagram(g, w, centroid, area, k, rng) if self.init == "power" else _bisect(g, w, centroid, k, rng)
+        if len(np.unique(labels)) < k:  # the repair emptied a district: fall back to bisection
+            labels = _bisect(g, w, centroid, k, rng)
+        state = _State(g, w, area, perim, labels, k, target)
+        rounds_bal = state.diffuse(self.tolerance)
+        rounds_bal += state.balance(self.max_rounds, self.tolerance)
+        rounds_cmp = state.compact(self.max_rounds, self.tolerance) if self.compactness else 0
+        if state.max_dev() > self.tolerance + 1e-12:
+            rounds_bal += state.balance(self.max_rounds, self.tolerance)
+
+        self.labels_ = state.labels.copy()
+        self.n_districts_ = k
+        self.target_ = target
+        self.links_ = links
+        self.report_ = state.report()
+        self.report_.update({
+            "n_units": len(units), "n_districts": k, "target": target, "tolerance": self.tolerance,
+            "within_tolerance": bool(self.report_["max_deviation"] <= self.tolerance + 1e-12),
+            "islands_joined": [{"from": str(a), "to": str(b), "distance_m": round(d, 1)} for a, b, d in links],
+            "rounds": {"balance": rounds_bal, "compactness": rounds_cmp},
+            "runtime_s": round(time.perf_counter() - t0, 3),
+        })
+        if not self.report_["within_tolerance"]:
+            self.report_["relaxation"] = (
+                f"no plan of whole units within {self.tolerance:.1%} was found; the best reached has a "
+                f"maximum deviation of {self.report_['max_deviation']:.2%}")
+        self.districts_ = self._districts(units, w)
+        return self
+
+    def _join_islands(self, units, adj):
+        k, comp = connected_components(adj, directed=False)
+        if k == 1:
+            return adj, []
+        sizes = np.bincount(comp)
+        main = int(np.argmax(sizes))
+        geoms = units.geometry.to_numpy()
+        if self.islands == "refuse":
+            parts = [f"[{_names(units, np.flatnonzero(comp == c), 5)}]" for c in range(k) if c != main]
+            raise InfeasiblePlan(f"the units form {k} separate parts with no shared border or crossing; "
+                                 f"islands: {'; '.join(parts)}. Add a crossing, or allow joining them (islands='join')")
+        # Join every other part to its nearest unit elsewhere, nearest part first, until one.
+        links = []
+        adj = adj.tolil()
+        while True:
+            k, comp = connected_components(adj.tocsr(), directed=False)
+            if k == 1:
+                break
+            sizes = np.bincount(comp)
+            c = int(np.argmin(sizes))
+            mine = np.flatnonzero(comp == c)
+            others = np.flatnonzero(comp != c)
+            sub = shapely.STRtree(geoms[others])
+            (qa, qb), dist = sub.query_nearest(geoms[mine], all_matches=False, return_distance=True)
+            best = int(np.argmin(dist))
+            a, b = int(mine[qa[best]]), int(others[qb[best]])
+            adj[a, b] = adj[b, a] = 1.0
+            links.append((units.index[a] if "id" not in units.columns else units["id"].iat[a],
+                          units.index[b] if "id" not in units.columns else units["id"].iat[b], float(dist[best])))
+        return adj.tocsr(), links
+
+    def _districts(self, units: gpd.GeoDataFrame, w: np.ndarray) -> gpd.GeoDataFrame:
+        df = gpd.GeoDataFrame({"district": self.labels_, "workload": w}, geometry=units.geometry.to_numpy(),
+                              crs=units.crs)
+        numeric = [c for c in units.columns if c != units.geometry.name and pd.api.types.is_numeric_dtype(units[c])]
+        for c in numeric:
+            df[c] = units[c].to_numpy()
+        out = df.dissolve("district", aggfunc="sum", method="coverage")
+        out["units"] = np.bincount(self.labels_, minlength=self.n_districts_)
+        out["deviation"] = out["workload"] / self.target_ - 1
+        per = self.report_["per_district"]
+        out["polsby_popper"] = per["polsby_popper"]
+        return out.reset_index()
+
+
+def _names(units, idx, limit: int = 10) -> str:
+    col = units["id"] if "id" in units.columns else pd.Series(units.index)
+    for c in ("box_id", "unit_id", "id"):
+        if c in units.columns:
+            col = units[c]
+            break
+    names = [str(col.iat[i]) for i in idx[:limit]]
+    return ", ".join(names) + (f" and {len(idx) - limit} more" if len(idx) > limit else "")
+
+
+def _power_diagram(g: _Graph, w: np.ndarray, xy: np.ndarray, area: np.ndarray, k: int, rng,
+                   iterations: int = 80) -> np.ndarray:
+    """Compact, roughly balanced first cut: units go to the nearest of k centres in a power
+    diagram (squared distance minus a per-district offset); centres move to their districts'
+    centroids (Lloyd) while each offset grows where the district is light and shrinks where it
+    is heavy, in units of that district's own size, so sparse outskirts and the dense centre
+    converge alike. Then every district keeps its largest connected piece and hands the rest to
+    the neighbour it shares most border with."""
+    n = len(w)
+    T = w.sum() / k
+    # Weighted k-means++ seeding.
+    centres = np.empty((k, 2))
+    first = rng.choice(n, p=w / w.sum())
+    centres[0] = xy[first]
+    d2 = ((xy - centres[0]) ** 2).sum(1)
+    for j in range(1, k):
+        p = w * d2
+        centres[j] = xy[rng.choice(n, p=p / p.sum())]
+        d2 = np.minimum(d2, ((xy - centres[j]) ** 2).sum(1))
+    beta = np.zeros(k)
+    for _ in range(iterations):
+        d = ((xy[:, None, :] - centres[None, :, :]) ** 2).sum(-1) - beta[None, :]
+        lab = np.argmin(d, axis=1)
+        W = np.bincount(lab, weights=w, minlength=k)
+        Ar = np.bincount(lab, weights=area, minlength=k)
+        live = W > 0
+        cx = np.bincount(lab, weights=w * xy[:, 0], minlength=k)
+        cy = np.bincount(lab, weights=w * xy[:, 1], minlength=k)
+        centres[live] = np.c_[cx[live] / W[live], cy[live] / W[live]]
+        for j in np.flatnonzero(~live):  # an empty district restarts inside the heaviest one
+            heavy = int(np.argmax(W))
+            members = np.flatnonzero(lab == heavy)
+            centres[j] = xy[rng.choice(members)]
+            beta[j] = beta[heavy]
+        scale = np.maximum(Ar, 1.0) / np.pi
+        beta += 0.5 * (1 - W / T) * scale
+    return _repair_contiguity(g, w, lab, k)
+
+
+def _repair_contiguity(g: _Graph, w: np.ndarray, lab: np.ndarray, k: int) -> np.ndarray:
+    lab = lab.copy()
+    for _ in range(100):
+        stray = []
+        for d in range(k):
+            idx = np.flatnonzero(lab == d)
+            if len(idx) <= 1:
+                continue
+            n_comp, comp = connected_components(_subgraph(g, idx), directed=False)
+            if n_comp > 1:
+                keep = int(np.argmax(np.bincount(comp, weights=w[idx] + 1e-9)))
+                stray.extend(idx[comp != keep].tolist())
+        if not stray:
+            return lab
+        stray = np.array(stray)
+        mark = np.zeros(len(lab), bool)
+        mark[stray] = True
+        # Each stray unit joins the district (not its own, not stray) it borders most.
+        e = np.flatnonzero(mark[g.src] & ~mark[g.indices])
+        if len(e) == 0:
+            break
+        key = pd.DataFrame({"u": g.src[e], "d": lab[g.indices[e]], "s": g.border[e]})
+        best = key.groupby(["u", "d"], sort=False)["s"].sum().reset_index().sort_values(
+            ["u", "s"], ascending=[True, False]).drop_duplicates("u")
+        lab[best["u"].to_numpy()] = best["d"].to_numpy()
+    return lab
+
+
+def _connected_after(g: _Graph, members: set[int], out: int, inn: int) -> bool:
+    """Is members - {out} + {inn} connected?"""
+    new = (members - {out}) | {inn}
+    start = inn
+    seen = {start}
+    stack = [start]
+    while stack:
+        x = stack.pop()
+        for y in g.nbrs(x):
+            y = int(y)
+            if y in new and y not in seen:
+                seen.add(y)
+                stack.append(y)
+    return len(seen) == len(new)
+
+
+def _bisect(g: _Graph, w: np.ndarray, xy: np.ndarray, k: int, rng) -> np.ndarray:
+    """Recursive bisection into k connected parts with workloads proportional to their counts."""
+    labels = np.full(len(w), -1)
+    next_label = [0]
+    stack = [(np.arange(len(w)), k)]
+    while stack:
+        idx, kk = stack.pop()
+        if kk == 1:
+            labels[idx] = next_label[0]
+            next_label[0] += 1
+            continue
+        k1 = kk // 2
+        a, b = _split(g, w, xy, idx, k1, kk - k1, rng)
+        stack.append((b, kk - k1))
+        stack.append((a, k1))
+    return labels
+
+
+def _split(g: _Graph, w, xy, idx, k1, k2, rng):
+    inset = np.zeros(len(w), bool)
+    inset[idx] = True
+    pts = xy[idx]
+    span = pts.max(axis=0) - pts.min(axis=0)
+    axis = 0 if span[0] >= span[1] else 1
+    proj = pts[:, axis] + rng.uniform(0, 1e-6, len(idx))
+    key = dict(zip(idx.tolist(), proj.tolist()))
+    want = w[idx].sum() * k1 / (k1 + k2)
+    start = int(idx[np.argmin(proj)])
+    taken = {start}
+    acc = w[start]
+    heap = []
+    for v in g.nbrs(start):
+        if inset[v]:
+            heapq.heappush(heap, (key[int(v)], int(v)))
+    order = [start]
+    max_a = len(idx) - k2
+    while heap and len(taken) < max_a:
+        _, v = heapq.heappop(heap)
+        if v in taken:
+            continue
+        # Stop where the running total is closest to the share, once A has enough units.
+        if len(taken) >= k1 and abs(acc + w[v] - want) >= abs(acc - want):
+            break
+        taken.add(v)
+        order.append(v)
+        acc += w[v]
+        for u in g.nbrs(v):
+            u = int(u)
+            if inset[u] and u not in taken:
+                heapq.heappush(heap, (key[u], u))
+    a = np.array(sorted(taken))
+    rest = np.setdiff1d(idx, a)
+    # The rest may fall apart: keep its largest piece, hand the others to A (they border A).
+    if len(rest):
+        sub = _subgraph(g, rest)
+        n_comp, comp = connected_components(sub, directed=False)
+        if n_comp > 1:
+            sizes = np.bincount(comp, weights=w[rest])
+            keep = int(np.argmax(sizes))
+            a = np.union1d(a, rest[comp != keep])
+            rest = rest[comp == keep]
+    if len(rest) < k2:  # cannot happen for connected input with len(idx) >= k; guard anyway
+        raise InfeasiblePlan("the unit graph cannot be cut into the requested number of connected districts")
+    return a, rest
+
+
+def _subgraph(g: _Graph, idx: np.ndarray) -> sparse.csr_matrix:
+    pos = np.full(len(g.indptr) - 1, -1)
+    pos[idx] = np.arange(len(idx))
+    src, dst = g.src, g.indices
+    keep = (pos[src] >= 0) & (pos[dst] >= 0)
+    return sparse.csr_matrix((np.ones(keep.sum()), (pos[src[keep]], pos[dst[keep]])), shape=(len(idx), len(idx)))
+
+
+class _State:
+    """Labels plus per-district totals, updated move by move."""
+
+    def __init__(self, g: _Graph, w, area, perim, labels, k, target):
+        self.g, self.w, self.area, self.perim, self.k, self.T = g, w, area, perim, k, target
+        self.labels = labels.copy()
+        self.W = np.bincount(labels, weights=w, minlength=k)
+        self.A = np.bincount(labels, weights=area, minlength=k)
+        internal = labels[g.src] == labels[g.indices]
+        # Each internal border is counted from both sides; a district's perimeter drops by 2x it.
+        self.P = np.bincount(labels, weights=perim, minlength=k) - np.bincount(
+            labels[g.src[internal]], weights=g.border[internal], minlength=k)
+        self.members = [set(np.flatnonzero(labels == d).tolist()) for d in range(k)]
+
+    def max_dev(self) -> float:
+        return float(np.max(np.abs(self.W / self.T - 1)))
+
+    def _candidates(self):
+        """Every (unit, destination) move along a cut edge, with the unit's border to its own
+        district and to the destination."""
+        g, lab = self.g, self.labels
+        lu, lv = lab[g.src], lab[g.indices]
+        # Border of each unit with each district it touches.
+        key = g.src.astype(np.int64) * self.k + lv
+        uk, inv = np.unique(key, return_inverse=True)
+        s = np.bincount(inv, weights=g.border)
+        u_of, d_of = uk // self.k, uk % self.k
+        own = lab[u_of] == d_of
+        s_own = np.zeros(len(lab))
+        s_own[u_of[own]] = s[own]
+        move = ~own
+        return u_of[move], d_of[move], s[move], s_own[u_of[move]]
+
+    def _apply(self, u, b, s_ub, s_ua):
+        a = self.labels[u]
+        self.labels[u] = b
+        self.W[a] -= self.w[u]
+        self.W[b] += self.w[u]
+        self.A[a] -= self.area[u]
+        self.A[b] += self.area[u]
+        self.P[a] += -self.perim[u] + 2 * s_ua
+        self.P[b] += self.perim[u] - 2 * s_ub
+        self.members[a].discard(u)
+        self.members[b].add(u)
+
+    def _run(self, score_fn, rounds, ok_fn=None) -> int:
+        done = 0
+        for _ in range(rounds):
+            u, b, s_ub, s_ua = self._candidates()
+            a = self.labels[u]
+            score = score_fn(u, a, b, s_ub, s_ua)
+            ok = score < -1e-12
+            if ok_fn is not None:
+                ok &= ok_fn(u, a, b)
+            if not ok.any():
+                break
+            order = np.flatnonzero(ok)[np.argsort(score[ok], kind="stable")]
+            touched = set()
+            applied = 0
+            for i in order:
+                ai, bi, ui = int(a[i]), int(b[i]), int(u[i])
+                if ai in touched or bi in touched or len(self.members[ai]) <= 1:
+                    continue
+                if not _connected(self.g, self.members[ai], ui):
+                    continue
+                self._apply(ui, bi, s_ub[i], s_ua[i])
+                touched.update((ai, bi))
+                applied += 1
+            done += 1
+            if applied == 0:
+                break
+        return done
+
+    def balance(self, rounds, tol) -> int:
+        T = self.T
+
+        def score(u, a, b, s_ub, s_ua):
+            wu = self.w[u]
+            da, db = self.W[a] - T, self.W[b] - T
+            gain = ((da - wu) ** 2 + (db + wu) ** 2 - da ** 2 - db ** 2) / T ** 2
+            # Tie-break towards shorter borders (compactness) without outweighing balance.
+            return gain + 1e-9 * (s_ua - s_ub)
+        done = 0
+        for _ in range(rounds):
+            done += self._run(score, rounds)
+            if self.max_dev() <= tol or not self._swaps(tol):
+                break
+            done += 1
+        return done
+
+    def diffuse(self, tol, iterations: int = 60) -> int:
+        """Global balancing: solve L phi = deviation on the district graph (L its Laplacian); the
+        flow phi_a - phi_b over each district border is what a must hand to b for every district
+        to reach the target (the diffusion scheme of multilevel graph partitioners). Realise it
+        with boundary units, largest flows first; repeat as borders change."""
+        from scipy.sparse.linalg import spsolve
+        T, g, k = self.T, self.g, self.k
+        for it in range(iterations):
+            dev = self.W - T
+            if np.max(np.abs(dev)) <= tol * T:
+                return it
+            lab = self.labels
+            cut = lab[g.src] != lab[g.indices]
+            da, db = lab[g.src[cut]], lab[g.indices[cut]]
+            A = sparse.coo_matrix((np.ones(len(da)), (da, db)), shape=(k, k)).tocsr()
+            A.data[:] = 1.0
+            L = sparse.diags(np.asarray(A.sum(axis=1)).ravel()) - A
+            phi = spsolve((L + 1e-9 * sparse.eye(k)).tocsc(), dev - dev.mean())
+            u, b, s_ub, s_ua = self._candidates()
+            a = lab[u]
+            flow = phi[a] - phi[b]
+            want = (flow > 0) & (self.w[u] <= 1.5 * flow)
+            if not want.any():
+                return it
+            # Within a border, hand over first the units that belong more to b than to a: the
+            # cut gets shorter and the districts rounder while the workload flows.
+            order = np.flatnonzero(want)[np.lexsort((u[want], -(s_ub[want] - s_ua[want]) / self.perim[u[want]]))]
+            left: dict[tuple[int, int], float] = {}
+            moved = 0
+            for i in order:
+                ui, ai, bi = int(u[i]), int(a[i]), int(b[i])
+                if self.labels[ui] != ai:
+                    continue
+                rem = left.setdefault((ai, bi), float(flow[i]))
+                if self.w[ui] > 1.5 * rem or len(self.members[ai]) <= 1:
+                    continue
+                if not (self.labels[g.nbrs(ui)] == bi).any():  # its neighbour in b has moved on
+                    continue
+                if not _connected(g, self.members[ai], ui):
+                    continue
+                self._apply(ui, bi, self._border(ui, bi), self._border(ui, ai))
+                left[(ai, bi)] = rem - self.w[ui]
+                moved += 1
+            if moved == 0:
+                return it
+        return iterations
+
+    def _swaps(self, tol) -> int:
+        """Exchange a boundary unit of a with one of b when no single move helps: the net
+        transfer w_u - w_v can be much finer than any unit. Returns the swaps applied."""
+        T, g, lab = self.T, self.g, self.labels
+        cut = lab[g.src] != lab[g.indices]
+        pairs = {}
+        for u, v in zip(g.src[cut].tolist(), g.indices[cut].tolist()):
+            a, b = int(lab[u]), int(lab[v])
+            pairs.setdefault((a, b), set()).add(u)
+        dev = self.W - T
+        order = sorted({(min(a, b), max(a, b)) for a, b in pairs}, key=lambda p: -abs(dev[p[0]] - dev[p[1]]))
+        touched, applied = set(), 0
+        for a, b in order:
+            if a in touched or b in touched:
+                continue
+            ua = np.array(sorted(pairs.get((a, b), ())))
+            vb = np.array(sorted(pairs.get((b, a), ())))
+            if len(ua) == 0 or len(vb) == 0:
+                continue
+            da, db = dev[a], dev[b]
+            t = self.w[ua][:, None] - self.w[vb][None, :]
+            gain = 2 * t * (t - da + db)
+            flat = np.argsort(gain, axis=None, kind="stable")
+            for f in flat[:64]:
+                if gain.flat[f] >= -1e-9:
+                    break
+                i, j = np.unravel_index(f, gain.shape)
+                u, v = int(ua[i]), int(vb[j])
+                if len(self.members[a]) <= 1 or len(self.members[b]) <= 1:
+                    break
+                if not (_connected_after(g, self.members[a], u, v) and _connected_after(g, self.members[b], v, u)):
+                    continue
+                s_ub, s_ua = self._border(u, b), self._border(u, a)
+                self._apply(u, b, s_ub, s_ua)
+                s_va, s_vb = self._border(v, a), self._border(v, b)
+                self._apply(v, a, s_va, s_vb)
+                touched.update((a, b))
+                applied += 1
+                break
+        return applied
+
+    def _border(self, u: int, d: int) -> float:
+        nb = self.g.nbrs(u)
+        sel = self.labels[nb] == d
+        sel &= nb != u
+        return float(self.g.border[self.g.indptr[u]:self.g.indptr[u + 1]][sel].sum())
+
+    def compact(self, rounds, tol) -> int:
+        T = self.T
+
+        def pp(A, P):
+            return 4 * np.pi * A / np.maximum(P, 1e-9) ** 2
+
+        def score(u, a, b, s_ub, s_ua):
+            Aa, Ab = self.A[a] - self.area[u], self.A[b] + self.area[u]
+            Pa = self.P[a] - self.perim[u] + 2 * s_ua
+            Pb = self.P[b] + self.perim[u] - 2 * s_ub
+            before = pp(self.A[a], self.P[a]) + pp(self.A[b], self.P[b])
+            return -(pp(Aa, Pa) + pp(Ab, Pb) - before)
+
+        def ok(u, a, b):
+            wu = self.w[u]
+            return (np.abs((self.W[a] - wu) / T - 1) <= tol) & (np.abs((self.W[b] + wu) / T - 1) <= tol)
+        return self._run(score, rounds, ok)
+
+    def report(self) -> dict:
+        dev = self.W / self.T - 1
+        pp = 4 * np.pi * self.A / np.maximum(self.P, 1e-9) ** 2
+        lab = self.labels
+        cut = lab[self.g.src] != lab[self.g.indices]
+        sub = [connected_components(_subgraph(self.g, np.array(sorted(m))), directed=False)[0] if m else 0
+               for m in self.members]
+        return {
+            "max_deviation": float(np.max(np.abs(dev))),
+            "mean_deviation": float(np.mean(np.abs(dev))),
+            "non_contiguous": int(sum(1 for c in sub if c != 1)),
+            "polsby_popper_mean": float(pp.mean()),
+            "polsby_popper_min": float(pp.min()),
+            "cut_edges": int(cut.sum() // 2),
+            "per_district": {"workload": self.W.tolist(), "deviation": dev.tolist(), "polsby_popper": pp.tolist()},
+        }

@@ -1,0 +1,151 @@
+"""The partitioner's guarantees: exactly k districts, every one contiguous, the same plan for
+the same seed, and impossible requests refused in a planner's words."""
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings, strategies as st
+from scipy.sparse.csgraph import connected_components
+
+from gis.errors import InputError
+from gis.units import adjacency, service_areas
+from planning.partition import DistrictPartitioner, InfeasiblePlan
+
+UTM = 32649
+X0, Y0 = 700_000.0, 3_120_000.0
+
+
+def lattice(nx: int, ny: int, rng, low=50, high=300, size=100.0, gap_cols=()) -> gpd.GeoDataFrame:
+    cells, ids = [], []
+    for i in range(nx):
+        if i in gap_cols:
+            continue
+        for j in range(ny):
+            cells.append(shapely.box(X0 + i * size, Y0 + j * size, X0 + (i + 1) * size, Y0 + (j + 1) * size))
+            ids.append(f"U{i:02d}{j:02d}")
+    return gpd.GeoDataFrame({"box_id": ids, "subscribers": rng.integers(low, high, len(ids)),
+                             "revenue": rng.uniform(1000, 9000, len(ids))}, geometry=cells, crs=UTM)
+
+
+def contiguous_count(units, labels) -> int:
+    adj, _ = adjacency(units)
+    bad = 0
+    for d in np.unique(labels):
+        idx = np.flatnonzero(labels == d)
+        if connected_components(adj[idx][:, idx], directed=False)[0] != 1:
+            bad += 1
+    return bad
+
+
+def test_exact_count_contiguous_and_balanced_on_a_lattice():
+    units = lattice(14, 14, np.random.default_rng(0))
+    part = DistrictPartitioner(n_districts=8, tolerance=0.03, random_state=0).fit(units)
+    assert sorted(np.unique(part.labels_)) == list(range(8))
+    assert contiguous_count(units, part.labels_) == 0 and part.report_["non_contiguous"] == 0
+    assert part.report_["max_deviation"] <= 0.03 and part.report_["within_tolerance"]
+    d = part.districts_
+    assert len(d) == 8 and d["subscribers"].sum() == units["subscribers"].sum()
+    assert np.allclose(d["workload"] / part.target_ - 1, d["deviation"])
+    assert 0 < part.report_["polsby_popper_min"] <= part.report_["polsby_popper_mean"] <= 1
+
+
+def test_same_seed_same_plan():
+    units = lattice(10, 10, np.random.default_rng(1))
+    a = DistrictPartitioner(n_districts=5, random_state=3).fit(units).labels_
+    b = DistrictPartitioner(n_districts=5, random_state=3).fit(units).labels_
+    assert (a == b).all()
+
+
+def test_target_size_sets_the_count():
+    units = lattice(10, 10, np.random.default_rng(2), low=100, high=101)  # 100 each, 10,000 in all
+    part = DistrictPartitioner(target_size=2500, random_state=0).fit(units)
+    assert part.n_districts_ == 4 and len(np.unique(part.labels_)) == 4
+
+
+def test_weighted_workload_balances_the_weighted_sum():
+    units = lattice(12, 12, np.random.default_rng(3))
+    part = DistrictPartitioner(n_districts=6, weight={"subscribers": 1.0, "revenue": 0.05},
+                               tolerance=0.04, random_state=0).fit(units)
+    load = np.bincount(part.labels_, weights=units["subscribers"] + 0.05 * units["revenue"])
+    assert np.max(np.abs(load / load.mean() - 1)) <= 0.04 + 1e-9
+
+
+def test_island_is_joined_across_a_named_link_or_refused():
+    units = lattice(8, 8, np.random.default_rng(4), gap_cols=(5,))  # column 5 missing: two parts
+    with pytest.raises(InfeasiblePlan, match=r"2 separate parts.*islands: \[U06"):
+        DistrictPartitioner(n_districts=3, islands="refuse").fit(units)
+    part = DistrictPartitioner(n_districts=3, random_state=0).fit(units)
+    links = part.report_["islands_joined"]
+    assert len(links) == 1 and links[0]["distance_m"] == pytest.approx(100.0)
+    assert len(np.unique(part.labels_)) == 3
+
+
+def test_impossible_requests_say_why():
+    units = lattice(3, 3, np.random.default_rng(5))
+    with pytest.raises(InfeasiblePlan, match="12 districts asked of 9 units"):
+        DistrictPartitioner(n_districts=12).fit(units)
+    heavy = units.copy()
+    heavy.loc[4, "subscribers"] = 100_000
+    with pytest.raises(InfeasiblePlan, match=r"more than a whole district.*U0101.*split"):
+        DistrictPartitioner(n_districts=3).fit(heavy)
+    with pytest.raises(InputError, match="tolerance must be between 0 and 1"):
+        DistrictPartitioner(n_districts=3, tolerance=5).fit(units)
+    with pytest.raises(InputError, match="no workload column 'households'"):
+        DistrictPartitioner(n_districts=3, weight="households").fit(units)
+    with pytest.raises(InputError, match="exactly one of n_districts and target_size"):
+        DistrictPartitioner().fit(units)
+    bad = units.copy()
+    bad.loc[2, "subscribers"] = -1
+    with pytest.raises(InputError, match="row 3 has -1"):
+        DistrictPartitioner(n_districts=3).fit(bad)
+
+
+def test_unreachable_tolerance_is_reported_not_hidden():
+    rng = np.random.default_rng(6)
+    units = lattice(4, 4, rng, low=100, high=101)
+    units.loc[0, "subscribers"] = 700  # one lump that no split of 16 units can balance finely
+    part = DistrictPartitioner(n_districts=3, tolerance=0.001, random_state=0).fit(units)
+    r = part.report_
+    assert not r["within_tolerance"] and "maximum deviation" in r["relaxation"]
+    assert r["non_contiguous"] == 0 and len(np.unique(part.labels_)) == 3
+
+
+def test_real_world_shaped_units_with_a_lake_and_a_railway():
+    rng = np.random.default_rng(7)
+    centres = rng.uniform(0, 4000, (60, 2))
+    xy = np.repeat(centres, 40, axis=0) + rng.normal(0, 150, (2400, 2))
+    lake = shapely.Point(X0 + 2000, Y0 + 2000).buffer(500)
+    keep = ~shapely.contains_xy(lake, xy[:, 0] + X0, xy[:, 1] + Y0)
+    subs = gpd.GeoDataFrame({"box_id": np.repeat([f"B{i:02d}" for i in range(60)], 40)[keep]},
+                            geometry=shapely.points(xy[keep] + [X0, Y0]), crs=UTM)
+    rail = shapely.LineString([(X0 - 500, Y0 + 3000), (X0 + 4500, Y0 + 3100)])
+    barriers = gpd.GeoDataFrame({"kind": ["river", "rail"]}, geometry=[lake, rail], crs=UTM)
+    crossings = gpd.GeoDataFrame({"id": ["X1"]}, geometry=[shapely.Point(X0 + 1000, Y0 + 3020)], crs=UTM)
+    units = service_areas(subs, outline=shapely.box(X0 - 600, Y0 - 600, X0 + 4600, Y0 + 4600),
+                          barriers=barriers, crs=UTM)
+    adj, _ = adjacency(units, barriers=barriers, crossings=crossings)
+    part = DistrictPartitioner(n_districts=6, tolerance=0.05, random_state=0).fit(units, adjacency=adj)
+    assert part.report_["non_contiguous"] == 0 and len(np.unique(part.labels_)) == 6
+    for d in range(6):  # contiguity in the barrier-aware graph, not just in geometry
+        idx = np.flatnonzero(part.labels_ == d)
+        assert connected_components(adj[idx][:, idx], directed=False)[0] == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(nx=st.integers(3, 9), ny=st.integers(3, 9), k=st.integers(1, 9), seed=st.integers(0, 10_000),
+       tol=st.sampled_from([0.01, 0.05, 0.2]))
+def test_every_plan_has_k_contiguous_districts(nx, ny, k, seed, tol):
+    units = lattice(nx, ny, np.random.default_rng(seed))
+    k = min(k, nx * ny)
+    try:
+        part = DistrictPartitioner(n_districts=k, tolerance=tol, random_state=seed).fit(units)
+    except InfeasiblePlan as e:  # a unit heavier than a district: refused with the unit named
+        assert "more than a whole district" in str(e)
+        return
+    assert len(np.unique(part.labels_)) == k
+    assert contiguous_count(units, part.labels_) == 0
+    assert part.report_["non_contiguous"] == 0
+    total = units["subscribers"].sum()
+    assert part.districts_["subscribers"].sum() == total
