@@ -36,12 +36,14 @@ def _metric(gdf: gpd.GeoDataFrame | None, crs) -> gpd.GeoDataFrame | None:
 def service_areas(subscribers: gpd.GeoDataFrame, *, unit: str = "box_id",
                   outline: shapely.Geometry | gpd.GeoSeries | None = None,
                   barriers: gpd.GeoDataFrame | None = None, crs=None, cell: float = 10.0,
-                  margin: float = 150.0) -> gpd.GeoDataFrame:
+                  margin: float = 150.0, simplify: float = 0.0) -> gpd.GeoDataFrame:
     """One polygon per unit (in the metric `crs`, default the UTM zone of the data), with the
     unit's subscriber count; the polygons tile the served region without gaps or overlaps.
 
     `outline` bounds the region (a geometry in `crs`, or a GeoSeries in any CRS); without one the
-    region is the subscribers' convex hull grown by `margin` metres."""
+    region is the subscribers' convex hull grown by `margin` metres. `simplify` (metres) smooths
+    the staircase borders that interleaved subscribers leave, as a whole coverage, so the areas
+    still tile the region exactly."""
     if unit not in subscribers.columns:
         raise InputError(f"subscribers have no {unit!r} column")
     if len(subscribers) == 0:
@@ -95,6 +97,8 @@ def service_areas(subscribers: gpd.GeoDataFrame, *, unit: str = "box_id",
     part_unit = _reassign_across_barriers(parts, owner, site_xy, sites["u"].to_numpy(), lines)
     areas = gpd.GeoDataFrame({unit: part_unit}, geometry=parts, crs=crs)
     areas = areas.dissolve(unit, method="coverage")
+    if simplify > 0:
+        areas.geometry = shapely.coverage_simplify(areas.geometry.to_numpy(), tolerance=simplify)
     counts = pd.Series(labels).value_counts()
     areas["subscribers"] = counts.reindex(areas.index).fillna(0).astype(np.int64).to_numpy()
     missing = set(counts.index) - set(areas.index)

@@ -186,12 +186,17 @@ class DistrictPartitioner:
         if len(np.unique(labels)) < k:  # the repair emptied a district: fall back to bisection
             labels = _bisect(g, w, centroid, k, rng)
         state = _State(g, w, area, perim, labels, k, target)
-        rounds_bal = state.diffuse(self.tolerance)
-        rounds_bal += state.balance(self.max_rounds, self.tolerance)
-        rounds_cmp = 0
-        if self.compactness:
+        # Continuation: compact at a loose tolerance first, then tighten step by step, so each
+        # balancing step starts from round districts and only has to nudge them.
+        steps = [t for t in (0.15, 0.08, 0.04) if t > self.tolerance] + [self.tolerance]
+        rounds_bal = rounds_cmp = 0
+        for tol in (steps if self.compactness else [self.tolerance]):
+            rounds_bal += state.diffuse(tol)
+            rounds_bal += state.balance(self.max_rounds, tol)
+            if not self.compactness:
+                continue
             for _ in range(6):
-                r = state.compact(self.max_rounds, self.tolerance) + state.compact_swaps(self.max_rounds, self.tolerance)
+                r = state.compact(self.max_rounds, tol) + state.compact_swaps(self.max_rounds, tol)
                 rounds_cmp += r
                 if r <= 2:
                     break

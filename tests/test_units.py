@@ -127,3 +127,14 @@ def test_any_clustered_input_gives_a_tiling(n_units, per_unit, seed, spread):
     assert areas.area.sum() == pytest.approx(outline.area, rel=1e-6)
     assert shapely.union_all(areas.geometry.to_numpy()).area == pytest.approx(outline.area, rel=1e-6)
     assert areas["subscribers"].sum() == len(subs)
+
+
+def test_simplified_areas_still_tile_and_have_shorter_borders():
+    rng = np.random.default_rng(8)
+    subs, _ = clustered(15, 80, rng, spread=250)
+    outline = shapely.box(X0 - 1000, Y0 - 1000, X0 + 5000, Y0 + 5000)
+    raw = service_areas(subs, outline=outline, crs=UTM)
+    smooth = service_areas(subs, outline=outline, crs=UTM, simplify=40.0)
+    assert smooth.area.sum() == pytest.approx(outline.area, rel=1e-9)
+    assert shapely.union_all(smooth.geometry.to_numpy()).area == pytest.approx(outline.area, rel=1e-9)
+    assert smooth.length.sum() < 0.9 * raw.length.sum()
