@@ -106,11 +106,17 @@ class DistrictPartitioner:
     compactness : run the compactness phase after balancing.
     random_state : seeds the tie-breaking; the same input and seed give the same plan.
     max_rounds : bound on local-search rounds per phase (the search never loops without bound).
+    parent : column of a parent area (office region, community); districts nest inside it, each
+        parent getting districts in proportion to its workload (at least one).
+    previous : column with the previous plan's district of each unit (empty for new units): the
+        plan starts from it and restores balance moving as little workload as possible;
+        `report_["churn"]` is the share of workload whose district changed.
     """
 
     def __init__(self, n_districts: int | None = None, target_size: float | None = None, *,
                  tolerance: float = 0.02, weight=None, islands: str = "join", compactness: bool = True,
-                 random_state: int | None = None, max_rounds: int = 400, init: str = "power"):
+                 random_state: int | None = None, max_rounds: int = 400, init: str = "power",
+                 parent: str | None = None, previous: str | None = None):
         self.n_districts = n_districts
         self.target_size = target_size
         self.tolerance = tolerance
@@ -120,10 +126,17 @@ class DistrictPartitioner:
         self.random_state = random_state
         self.max_rounds = max_rounds
         self.init = init
+        self.parent = parent
+        self.previous = previous
 
     # ---- validation -----------------------------------------------------------------------
 
-    def _k(self, total: float, n: int) -> int:
+    def _k(self, total: float, n: int, prev=None) -> int:
+        if self.n_districts is None and self.target_size is None and prev is not None:
+            k = int(prev.max()) + 1  # a re-plan keeps the previous number of districts
+            if k > n:
+                raise InfeasiblePlan(f"{k} districts asked of {n} units")
+            return k
         if (self.n_districts is None) == (self.target_size is None):
             raise InputError("give exactly one of n_districts and target_size")
         if self.n_districts is not None:
@@ -162,65 +175,141 @@ class DistrictPartitioner:
         total = w.sum()
         if total <= 0:
             raise InputError("total workload is zero: nothing to balance")
-        k = self._k(total, len(units))
+        prev = self._previous(units)
+        k = self._k(total, len(units), prev)
         rng = np.random.default_rng(self.random_state)
         if adjacency is None:
             from gis.units import adjacency as build_adjacency
             adjacency, _ = build_adjacency(units, crossings=crossings)
         adjacency = sparse.csr_matrix(adjacency)
-        adjacency, links = self._join_islands(units, adjacency)
-        g = _Graph.from_csr(adjacency)
-        target = total / k
-        heavy = np.flatnonzero(w > target * (1 + self.tolerance))
-        if len(heavy):
-            names = _names(units, heavy)
-            raise InfeasiblePlan(
-                f"{len(heavy)} unit(s) carry more than a whole district ({target:,.0f} +{self.tolerance:.0%}): "
-                f"{names}; split them (a box too large for one district is split by distribution point) "
-                f"or ask for fewer districts")
-
+        if adjacency.shape != (len(units), len(units)):
+            raise InputError(f"adjacency is {adjacency.shape[0]} x {adjacency.shape[1]} for {len(units)} units")
         area = shapely.area(geoms)
         perim = shapely.length(shapely.boundary(geoms))
         centroid = shapely.get_coordinates(shapely.centroid(geoms))
-        labels = _power_diagram(g, w, centroid, area, k, rng) if self.init == "power" else _bisect(g, w, centroid, k, rng)
-        if len(np.unique(labels)) < k:  # the repair emptied a district: fall back to bisection
-            labels = _bisect(g, w, centroid, k, rng)
-        state = _State(g, w, area, perim, labels, k, target)
-        # Continuation: compact at a loose tolerance first, then tighten step by step, so each
-        # balancing step starts from round districts and only has to nudge them.
-        steps = [t for t in (0.15, 0.08, 0.04) if t > self.tolerance] + [self.tolerance]
-        rounds_bal = rounds_cmp = 0
-        for tol in (steps if self.compactness else [self.tolerance]):
-            rounds_bal += state.diffuse(tol)
-            rounds_bal += state.balance(self.max_rounds, tol)
-            if not self.compactness:
-                continue
-            for _ in range(6):
-                r = state.compact(self.max_rounds, tol) + state.compact_swaps(self.max_rounds, tol)
-                rounds_cmp += r
-                if r <= 2:
-                    break
-        if state.max_dev() > self.tolerance + 1e-12:
-            rounds_bal += state.balance(self.max_rounds, self.tolerance)
 
-        self.labels_ = state.labels.copy()
+        # Nesting: each parent area gets its own districts, as many as its share of the workload.
+        if self.parent is not None:
+            if self.parent not in units.columns:
+                raise InputError(f"units have no parent column {self.parent!r}")
+            parents = units[self.parent].astype("string").fillna("(none)").to_numpy()
+        else:
+            parents = np.full(len(units), "", dtype=object)
+        groups = list(dict.fromkeys(parents.tolist()))
+        quota = self._quota(groups, parents, w, k)
+        labels = np.full(len(units), -1)
+        targets = np.zeros(k)
+        links, rounds = [], {"balance": 0, "compactness": 0}
+        offset = 0
+        for grp in groups:
+            idx = np.flatnonzero(parents == grp)
+            kg = quota[grp]
+            sub_units = units.iloc[idx]
+            sub_adj, sub_links = self._join_islands(sub_units, adjacency[idx][:, idx])
+            links += sub_links
+            where = f" in {self.parent} {grp}" if self.parent else ""
+            lab, r = self._solve(_Graph.from_csr(sub_adj), w[idx], area[idx], perim[idx], centroid[idx], kg,
+                                 rng, None if prev is None else prev[idx], sub_units, where)
+            labels[idx] = lab + offset
+            targets[offset:offset + kg] = w[idx].sum() / kg
+            for key in rounds:
+                rounds[key] += r[key]
+            offset += kg
+
+        full = _Graph.from_csr(adjacency)
+        state = _State(full, w, area, perim, labels, k, targets)
+        self.labels_ = labels
         self.n_districts_ = k
-        self.target_ = target
+        self.target_ = targets if self.parent else float(targets[0])
         self.links_ = links
         self.report_ = state.report()
         self.report_.update({
-            "n_units": len(units), "n_districts": k, "target": target, "tolerance": self.tolerance,
+            "n_units": len(units), "n_districts": k, "target": float(np.mean(targets)), "tolerance": self.tolerance,
             "within_tolerance": bool(self.report_["max_deviation"] <= self.tolerance + 1e-12),
             "islands_joined": [{"from": str(a), "to": str(b), "distance_m": round(d, 1)} for a, b, d in links],
-            "rounds": {"balance": rounds_bal, "compactness": rounds_cmp},
-            "runtime_s": round(time.perf_counter() - t0, 3),
+            "rounds": rounds,
         })
+        if self.parent:
+            self.report_["districts_per_parent"] = {str(g_): int(q) for g_, q in quota.items()}
+        if prev is not None:
+            had = prev >= 0
+            moved = had & (labels != prev)
+            self.report_["churn"] = float(w[moved].sum() / max(w[had].sum(), 1e-12))
+            self.report_["units_moved"] = int(moved.sum())
         if not self.report_["within_tolerance"]:
             self.report_["relaxation"] = (
                 f"no plan of whole units within {self.tolerance:.1%} was found; the best reached has a "
                 f"maximum deviation of {self.report_['max_deviation']:.2%}")
+        self.report_["runtime_s"] = round(time.perf_counter() - t0, 3)
         self.districts_ = self._districts(units, w)
         return self
+
+    def _previous(self, units) -> np.ndarray | None:
+        """Previous labels as 0..m-1 (new units -1); the codes are kept in `previous_codes_`."""
+        if self.previous is None:
+            self.previous_codes_ = None
+            return None
+        if self.previous not in units.columns:
+            raise InputError(f"units have no previous-plan column {self.previous!r}")
+        col = units[self.previous]
+        codes = pd.unique(col.dropna())
+        self.previous_codes_ = list(codes)
+        lookup = {c: i for i, c in enumerate(codes)}
+        return col.map(lookup).fillna(-1).astype(int).to_numpy()
+
+    def _quota(self, groups, parents, w, k) -> dict:
+        if self.parent is None:
+            return {groups[0]: k}
+        if len(groups) > k:
+            raise InfeasiblePlan(f"{k} districts cannot nest in {len(groups)} {self.parent} areas: each needs at "
+                                 f"least one district")
+        load = np.array([w[parents == g_].sum() for g_ in groups])
+        share = load / load.sum() * k
+        seats = np.maximum(1, np.floor(share)).astype(int)
+        while seats.sum() < k:
+            seats[np.argmax(share - seats)] += 1
+        while seats.sum() > k:
+            over = np.flatnonzero(seats > 1)
+            seats[over[np.argmin((share - seats)[over])]] -= 1
+        counts = {g_: int(np.sum(parents == g_)) for g_ in groups}
+        short = [g_ for g_, s_ in zip(groups, seats) if counts[g_] < s_]
+        if short:
+            raise InfeasiblePlan(f"{self.parent} {short[0]} has {counts[short[0]]} units for {dict(zip(groups, seats))[short[0]]} districts")
+        return dict(zip(groups, seats.tolist()))
+
+    def _solve(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str):
+        target = w.sum() / k
+        heavy = np.flatnonzero(w > target * (1 + self.tolerance))
+        if len(heavy):
+            raise InfeasiblePlan(
+                f"{len(heavy)} unit(s){where} carry more than a whole district ({target:,.0f} "
+                f"+{self.tolerance:.0%}): {_names(units, heavy)}; split them (a box too large for one "
+                f"district is split by distribution point) or ask for fewer districts")
+        if prev is not None:
+            labels = _from_previous(g, w, centroid, prev, k, rng)
+        else:
+            labels = _power_diagram(g, w, centroid, area, k, rng) if self.init == "power" else _bisect(g, w, centroid, k, rng)
+            if len(np.unique(labels)) < k:  # the repair emptied a district: fall back to bisection
+                labels = _bisect(g, w, centroid, k, rng)
+        state = _State(g, w, area, perim, labels, k, target)
+        compact = self.compactness and prev is None  # a re-plan keeps districts where they are
+        # Continuation: compact at a loose tolerance first, then tighten step by step, so each
+        # balancing step starts from round districts and only has to nudge them.
+        steps = [t for t in (0.15, 0.08, 0.04) if t > self.tolerance] + [self.tolerance]
+        rounds = {"balance": 0, "compactness": 0}
+        for tol in (steps if compact else [self.tolerance]):
+            rounds["balance"] += state.diffuse(tol)
+            rounds["balance"] += state.balance(self.max_rounds, tol)
+            if not compact:
+                continue
+            for _ in range(6):
+                r = state.compact(self.max_rounds, tol) + state.compact_swaps(self.max_rounds, tol)
+                rounds["compactness"] += r
+                if r <= 2:
+                    break
+        if state.max_dev() > self.tolerance + 1e-12:
+            rounds["balance"] += state.balance(self.max_rounds, self.tolerance)
+        return state.labels, rounds
 
     def _join_islands(self, units, adj):
         k, comp = connected_components(adj, directed=False)
@@ -341,6 +430,49 @@ def _repair_contiguity(g: _Graph, w: np.ndarray, lab: np.ndarray, k: int) -> np.
         best = key.groupby(["u", "d"], sort=False)["s"].sum().reset_index().sort_values(
             ["u", "s"], ascending=[True, False]).drop_duplicates("u")
         lab[best["u"].to_numpy()] = best["d"].to_numpy()
+    return lab
+
+
+def _from_previous(g: _Graph, w, xy, prev, k, rng) -> np.ndarray:
+    """Start from the previous plan: new units join the district they border most, pieces cut
+    off by the new tessellation rejoin a neighbour, and districts are split (heaviest first) or
+    merged (lightest into its lightest neighbour) until there are k."""
+    lab = prev.copy()
+    for _ in range(len(lab)):
+        todo = np.flatnonzero(lab < 0)
+        if len(todo) == 0:
+            break
+        mark = lab < 0
+        e = np.flatnonzero(mark[g.src] & ~mark[g.indices])
+        if len(e) == 0:  # a new part with no labelled neighbour: make it its own district
+            lab[todo] = lab.max() + 1
+            break
+        best = pd.DataFrame({"u": g.src[e], "d": lab[g.indices[e]], "s": g.border[e]}).groupby(
+            ["u", "d"])["s"].sum().reset_index().sort_values(["u", "s"], ascending=[True, False]).drop_duplicates("u")
+        lab[best["u"].to_numpy()] = best["d"].to_numpy()
+    _, lab = np.unique(lab, return_inverse=True)
+    m = lab.max() + 1
+    lab = _repair_contiguity(g, w, lab, m)
+    while m < k:
+        W = np.bincount(lab, weights=w, minlength=m)
+        d = int(np.argmax(W))
+        idx = np.flatnonzero(lab == d)
+        if len(idx) < 2:
+            break
+        _, b = _split(g, w, xy, idx, 1, 1, rng)
+        lab[b] = m
+        m += 1
+    while m > k:
+        W = np.bincount(lab, weights=w, minlength=m)
+        d = int(np.argmin(W))
+        e = np.flatnonzero((lab[g.src] == d) & (lab[g.indices] != d))
+        if len(e) == 0:
+            break
+        nb = np.unique(lab[g.indices[e]])
+        into = int(nb[np.argmin(W[nb])])
+        lab[lab == d] = into
+        lab[lab == m - 1] = d if d != m - 1 else lab[lab == m - 1]
+        m -= 1
     return lab
 
 

@@ -3,6 +3,7 @@ the same seed, and impossible requests refused in a planner's words."""
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 import numpy as np
 import pytest
 import shapely
@@ -149,3 +150,47 @@ def test_every_plan_has_k_contiguous_districts(nx, ny, k, seed, tol):
     assert part.report_["non_contiguous"] == 0
     total = units["subscribers"].sum()
     assert part.districts_["subscribers"].sum() == total
+
+
+def test_districts_nest_in_parent_areas_with_counts_by_workload():
+    units = lattice(12, 12, np.random.default_rng(9))
+    x = shapely.get_coordinates(units.geometry.centroid.to_numpy())[:, 0]
+    units["region"] = np.where(x < X0 + 400, "west", "east")  # a third / two thirds
+    part = DistrictPartitioner(n_districts=6, parent="region", tolerance=0.05, random_state=0).fit(units)
+    per = part.report_["districts_per_parent"]
+    assert per == {"west": 2, "east": 4}
+    for d in np.unique(part.labels_):
+        assert units.loc[part.labels_ == d, "region"].nunique() == 1  # never straddles a parent
+    assert part.report_["non_contiguous"] == 0 and part.report_["max_deviation"] <= 0.05
+
+
+def test_more_parents_than_districts_is_refused():
+    units = lattice(4, 4, np.random.default_rng(10))
+    units["community"] = [f"C{i % 5}" for i in range(len(units))]
+    with pytest.raises(InfeasiblePlan, match="3 districts cannot nest in 5 community areas"):
+        DistrictPartitioner(n_districts=3, parent="community").fit(units)
+
+
+def test_replanning_grown_data_moves_little_and_keeps_district_codes():
+    rng = np.random.default_rng(11)
+    units = lattice(14, 14, rng)
+    first = DistrictPartitioner(n_districts=7, tolerance=0.03, random_state=0).fit(units)
+    grown = units.copy()
+    grown["previous"] = [f"D{l:02d}" for l in first.labels_]
+    bump = rng.random(len(units)) < 0.25  # 10 % growth, uneven
+    grown.loc[bump, "subscribers"] = (grown.loc[bump, "subscribers"] * 1.4).round().astype(int)
+    again = DistrictPartitioner(tolerance=0.03, previous="previous", random_state=0).fit(grown)
+    assert again.n_districts_ == 7 and again.report_["within_tolerance"]
+    assert again.report_["non_contiguous"] == 0
+    assert 0 < again.report_["churn"] < 0.25
+    assert set(again.previous_codes_) == set(grown["previous"])
+
+
+def test_replanning_with_new_units_and_one_more_district():
+    rng = np.random.default_rng(12)
+    units = lattice(10, 10, rng)
+    first = DistrictPartitioner(n_districts=4, tolerance=0.05, random_state=0).fit(units)
+    units["previous"] = pd.array([f"D{l}" for l in first.labels_], dtype="string")
+    units.loc[units.index[-10:], "previous"] = pd.NA  # a new estate: no previous district
+    again = DistrictPartitioner(n_districts=5, tolerance=0.05, previous="previous", random_state=0).fit(units)
+    assert len(np.unique(again.labels_)) == 5 and again.report_["non_contiguous"] == 0
