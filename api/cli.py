@@ -176,6 +176,56 @@ def export(layer: str, file: Path, city: CityOpt = None) -> None:
     out.print(json.dumps(res))
 
 
+# ---- partition ----------------------------------------------------------------------------------
+
+def _weights(items: list[str] | None) -> dict[str, float] | None:
+    if not items:
+        return None
+    out = {}
+    for it in items:
+        col, _, coef = it.partition("=")
+        try:
+            out[col.strip()] = float(coef) if coef else 1.0
+        except ValueError:
+            raise InputError(f"--weight {it!r}: expected COLUMN or COLUMN=COEFFICIENT") from None
+    return out
+
+
+@app.command()
+def partition(units_file: Annotated[Path, typer.Argument(help="Any polygon layer, any CRS.")],
+              out_file: Annotated[Path, typer.Option("--out", help="Output file (.gpkg holds both layers).")],
+              weight: Annotated[Optional[list[str]], typer.Option(help="Workload column, or COLUMN=COEF; repeat for a weighted sum.")] = None,
+              districts: Annotated[Optional[int], typer.Option("--districts", help="Number of districts.")] = None,
+              target_size: Annotated[Optional[float], typer.Option(help="Workload per district (sets the number).")] = None,
+              tolerance: Annotated[float, typer.Option(help="Allowed relative deviation from the target.")] = 0.02,
+              barriers: Annotated[Optional[Path], typer.Option(help="Barrier lines/polygons; points are crossings.")] = None,
+              parent: Annotated[Optional[str], typer.Option(help="Column of the parent area to nest in.")] = None,
+              previous: Annotated[Optional[str], typer.Option(help="Column with the previous plan's districts.")] = None,
+              seed: int = 0,
+              layer: Annotated[Optional[str], typer.Option("--layer", help="Layer inside a multi-layer input.")] = None) -> None:
+    """Partition any polygon layer into balanced, contiguous districts (file to file)."""
+    from gis.io import read_file, write_file
+    from planning.partition import partition_units
+    with _progress() as p:
+        p.add_task(f"partitioning {units_file.name}", total=None)
+        units = read_file(units_file, layer=layer)
+        bars = read_file(barriers) if barriers else None
+        out_units, out_districts, report = partition_units(
+            units, n_districts=districts, target_size=target_size, tolerance=tolerance, weight=_weights(weight),
+            barriers=bars, parent=parent, previous=previous, random_state=seed, source=units_file.name)
+        if out_file.exists():
+            out_file.unlink()
+        write_file(out_units, out_file, layer="units")
+        if out_file.suffix.lower() == ".gpkg":
+            write_file(out_districts, out_file, layer="districts", append=True)
+            report["outputs"] = {"units": f"{out_file}:units", "districts": f"{out_file}:districts"}
+        else:
+            sibling = out_file.with_name(f"{out_file.stem}_districts{out_file.suffix}")
+            write_file(out_districts, sibling)
+            report["outputs"] = {"units": str(out_file), "districts": str(sibling)}
+    print(json.dumps(report, default=float))
+
+
 # ---- summary ----------------------------------------------------------------------------------
 
 @app.command()

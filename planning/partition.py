@@ -831,3 +831,47 @@ class _State:
             "cut_edges": int(cut.sum() // 2),
             "per_district": {"workload": self.W.tolist(), "deviation": dev.tolist(), "polsby_popper": pp.tolist()},
         }
+
+
+def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, target_size: float | None = None,
+                    tolerance: float = 0.02, weight=None, barriers: gpd.GeoDataFrame | None = None,
+                    parent: str | None = None, previous: str | None = None, random_state: int | None = 0,
+                    source: str = "units") -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
+    """The whole job on any polygon layer: returns the units (every row and column kept, in their
+    own CRS) with a `district` code, the dissolved districts with totals and metrics, and the
+    report. `barriers` may mix lines and polygons (barriers) with points (crossings)."""
+    from gis.crs import utm_epsg_for
+    from gis.units import adjacency
+    if units.crs is None:
+        raise InputError(f"{source}: the layer has no coordinate reference system")
+    geoms = units.geometry.to_numpy()
+    kinds = shapely.get_type_id(geoms)
+    bad = ~np.isin(kinds, [3, 6]) | ~shapely.is_valid(geoms)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        why = "is not a polygon" if kinds[i] not in (3, 6) else f"is invalid: {shapely.is_valid_reason(geoms[i])}"
+        raise InputError(f"{source} row {i + 1}: geometry {why}")
+    crs = units.crs if units.crs.is_projected else utm_epsg_for(units.geometry)
+    metric = units.to_crs(crs).reset_index(drop=True)
+    lines = crossings = None
+    if barriers is not None and len(barriers):
+        b = barriers.to_crs(crs)
+        is_point = shapely.get_type_id(b.geometry.to_numpy()) == 0
+        lines, crossings = b[~is_point], b[is_point]
+        if "id" not in crossings.columns:
+            crossings = crossings.assign(id=[f"crossing {i + 1}" for i in range(len(crossings))])
+    adj, _ = adjacency(metric, barriers=lines, crossings=crossings)
+    part = DistrictPartitioner(n_districts=n_districts, target_size=target_size, tolerance=tolerance,
+                               weight=weight, parent=parent, previous=previous,
+                               random_state=random_state).fit(metric, adjacency=adj)
+    codes = np.array([f"D{i + 1:03d}" for i in range(part.n_districts_)], dtype=object)
+    if part.previous_codes_:
+        kept = min(len(part.previous_codes_), part.n_districts_)
+        codes[:kept] = [str(c) for c in part.previous_codes_[:kept]]
+    out = units.copy()
+    out["district"] = codes[part.labels_]
+    districts = part.districts_.copy()
+    districts["district"] = codes[districts["district"].to_numpy()]
+    districts = districts.to_crs(units.crs)
+    report = {k: v for k, v in part.report_.items() if k != "per_district"}
+    return out, districts, report
