@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sqlalchemy import text as text_
+
 from gis.errors import InputError, PianquError
 
 app = typer.Typer(help="Pianqu: outside-plant network and field-district planning on PostGIS.",
@@ -224,6 +226,86 @@ def partition(units_file: Annotated[Path, typer.Argument(help="Any polygon layer
             write_file(out_districts, sibling)
             report["outputs"] = {"units": str(out_file), "districts": str(sibling)}
     print(json.dumps(report, default=float))
+
+
+# ---- plans ------------------------------------------------------------------------------------
+
+plan_app = typer.Typer(help="District plans in the store: create (draft), activate, show, list.", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+
+
+@plan_app.command("create")
+def plan_create(city: CityOpt = None,
+                districts: Annotated[Optional[int], typer.Option("--districts", help="Number of districts.")] = None,
+                target_size: Annotated[Optional[float], typer.Option(help="Workload per district.")] = None,
+                tolerance: float = 0.02,
+                weight: Annotated[Optional[list[str]], typer.Option(help="subscribers, revenue, faults, area_km2 (COLUMN or COLUMN=COEF).")] = None,
+                parent: Annotated[Optional[str], typer.Option(help="communities or office_regions.")] = None,
+                previous: Annotated[Optional[str], typer.Option(help="Re-plan from this plan, moving little.")] = None,
+                name: Optional[str] = None, seed: int = 0) -> None:
+    """Partition the city's boxes into districts and save the plan as a draft."""
+    from gis import plans, store
+    from planning.partition import partition_units
+    engine = _engine()
+    level = plans.parent_level(parent)
+    with _progress() as p:
+        p.add_task("building service areas and partitioning", total=None)
+        with engine.connect() as conn:
+            city_id = store.resolve_city(conn, city)
+            total = conn.execute(text_("SELECT count(*) FROM subscribers WHERE city_id = :c"), {"c": city_id}).scalar()
+            k_hint = districts or (round(total / target_size) if target_size else None)
+            split = total / k_hint * (1 + tolerance) if k_hint else None
+            units, network = plans.city_units(conn, city_id, split_above=split, districts=k_hint)
+            if previous:
+                units["previous"] = units["unit_id"].map(plans.previous_labels(conn, previous))
+        out_units, out_districts, report = partition_units(
+            units, n_districts=districts, target_size=target_size, tolerance=tolerance, weight=_weights(weight),
+            barriers=network, parent=level, previous="previous" if previous else None, random_state=seed,
+            source=f"city {city_id}")
+        params = {"districts": districts, "target_size": target_size, "tolerance": tolerance,
+                  "weight": weight or ["subscribers"], "parent": parent, "previous": previous, "seed": seed}
+        plan_id = plans.save_plan(engine, city_id, out_units, out_districts, report, parameters=params,
+                                  name=name, previous=previous, parent_level=level)
+    print(json.dumps({"plan": plan_id, "status": "draft", **report}, default=float))
+
+
+@plan_app.command("activate")
+def plan_activate(plan_id: str) -> None:
+    """Make a draft the city's active plan (the previous active plan is archived, atomically)."""
+    from gis import plans
+    print(json.dumps(plans.activate_plan(_engine(), plan_id)))
+
+
+@plan_app.command("show")
+def plan_show(plan_id: str) -> None:
+    """A plan's status, parameters, metrics and districts."""
+    from gis import plans
+    with _engine().connect() as conn:
+        s = plans.plan_summary(conn, plan_id)
+    rep = s["report"] or {}
+    out.print(f"[bold]{s['id']}[/] ({s['status']}) city {s['city_id']}, created {s['created_at']:%Y-%m-%d %H:%M}")
+    for key in ("n_districts", "max_deviation", "mean_deviation", "non_contiguous", "polsby_popper_mean",
+                "polsby_popper_min", "cut_edges", "churn", "runtime_s"):
+        if key in rep:
+            v = rep[key]
+            out.print(f"  {key:20s} {v:.4f}" if isinstance(v, float) else f"  {key:20s} {v}")
+    t = Table("district", "subscribers", "workload", "deviation", "Polsby-Popper")
+    for d in s["districts"]:
+        tot = d["totals"] or {}
+        t.add_row(d["code"], f"{d['subscribers']:,}", f"{d['workload']:,.0f}", f"{tot.get('deviation', 0):+.2%}",
+                  f"{tot.get('polsby_popper', 0):.2f}")
+    out.print(t)
+
+
+@plan_app.command("list")
+def plan_list(city: CityOpt = None) -> None:
+    from gis import plans, store
+    with _engine().connect() as conn:
+        rows = plans.list_plans(conn, store.resolve_city(conn, city))
+    t = Table("plan", "status", "districts", "max deviation", "created")
+    for r in rows:
+        t.add_row(r["id"], r["status"], str(r["n_districts"]), f"{(r['max_deviation'] or 0):.2%}", f"{r['created_at']:%Y-%m-%d %H:%M}")
+    out.print(t)
 
 
 # ---- summary ----------------------------------------------------------------------------------

@@ -36,3 +36,23 @@ def tmp_city(engine):
         conn.execute(text("INSERT INTO cities (id, name, metric_crs) VALUES (:c, :c, 32649)"), {"c": city})
     yield city
     store.delete_city(engine, city)
+
+
+SEED = 7
+
+
+@pytest.fixture(scope="session")
+def small_demo():
+    """The files `make test` generated (data/demo-small-7), or a fresh generation."""
+    from gis.demo import DemoCity, generate
+    d = ROOT / "data" / f"demo-small-{SEED}"
+    return DemoCity.read(d) if (d / "manifest.json").is_file() else generate(size="small", seed=SEED)
+
+
+@pytest.fixture(scope="session")
+def loaded_demo(engine, small_demo):
+    """The small demo city loaded through the fast path; its id."""
+    city = str(small_demo.layers["cities"]["id"].iat[0])
+    store.bulk_load(engine, small_demo.layers)
+    yield city
+    store.delete_city(engine, city)

@@ -12,27 +12,11 @@ import pytest
 from sqlalchemy import text
 
 from gis import store
-from gis.demo import DemoCity, generate
 from gis.summary import network_summary
 
 
 SEED = 7
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="session")
-def small_demo() -> DemoCity:
-    """The files `make test` generated (data/demo-small-7), or a fresh generation."""
-    d = ROOT / "data" / f"demo-small-{SEED}"
-    return DemoCity.read(d) if (d / "manifest.json").is_file() else generate(size="small", seed=SEED)
-
-
-@pytest.fixture(scope="session")
-def loaded_demo(engine, small_demo):
-    city = str(small_demo.layers["cities"]["id"].iat[0])
-    store.bulk_load(engine, small_demo.layers)
-    yield city
-    store.delete_city(engine, city)
 
 
 def scalar(engine, sql, **params):

@@ -1,0 +1,172 @@
+"""District plans in the store: the planning units of a city, saving a plan as a draft,
+activating it atomically, and reading it back."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, Engine, text
+
+from . import store
+from .errors import Conflict, InputError, NotFound
+from .units import service_areas
+
+PARENT_LEVELS = {"communities": "community", "community": "community",
+                 "office_regions": "office_region", "office_region": "office_region", "regions": "office_region"}
+
+
+def city_units(conn: Connection, city: str, *, cell: float = 10.0, simplify: float = 40.0,
+               split_above: float | None = None, districts: int | None = None,
+               ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The city's planning units (one per box, in the city's metric CRS) with their workload
+    columns, and the barriers-and-crossings layer for their adjacency.
+
+    Workload columns: `subscribers`, `revenue` (monthly), `faults` (tickets per month over the
+    last 12 months of data), `area_km2`. A box with more than `split_above` subscribers is split
+    into one unit per distribution point (`unit_id` box/dp); every other unit is a whole box."""
+    crs = store.metric_crs(conn, city)
+    subs = store.read_layer(conn, "subscribers", city, ["id", "box_id", "dp_id", "monthly_revenue"])
+    if len(subs) == 0:
+        raise NotFound(f"city {city!r} has no subscribers to plan for")
+    per_box = subs.groupby("box_id").size()
+    if districts and districts > len(per_box):
+        raise InputError(f"{districts} districts asked of {len(per_box)} boxes with subscribers: a district is "
+                         f"at least one whole box (only a box larger than a district is split), so at most "
+                         f"{len(per_box)} districts are possible")
+    big = set(per_box.index[per_box > split_above]) if split_above else set()
+    subs["unit_id"] = np.where(subs["box_id"].isin(big), subs["box_id"] + "/" + subs["dp_id"], subs["box_id"])
+    outline = store.read_layer(conn, "cities", None).set_index("id").loc[[city]].geometry
+    barriers = store.read_layer(conn, "barriers", city, ["id", "kind"])
+    crossings = store.read_layer(conn, "crossings", city, ["id", "kind", "barrier_id"])
+    outline = outline if outline.notna().all() and not outline.is_empty.any() else None
+    units = service_areas(subs, unit="unit_id", outline=outline, barriers=barriers, crs=crs, cell=cell,
+                          simplify=simplify)
+    units["box_id"] = units["unit_id"].str.split("/").str[0]
+    units["dp_id"] = units["unit_id"].str.split("/").str[1]
+    units["revenue"] = subs.groupby("unit_id")["monthly_revenue"].sum().reindex(units["unit_id"]).to_numpy()
+    faults = conn.execute(text(
+        "SELECT coalesce(s.box_id, t.box_id, d.box_id) AS box, count(*) FROM fault_tickets t "
+        "LEFT JOIN subscribers s ON s.id = t.subscriber_id LEFT JOIN distribution_points d ON d.id = t.dp_id "
+        "WHERE t.city_id = :c AND t.reported_at > (SELECT max(reported_at) FROM fault_tickets WHERE city_id = :c) "
+        "- interval '12 months' GROUP BY 1"), {"c": city}).all()
+    fault_rate = pd.Series(dict(faults), dtype=float) / 12
+    units["faults"] = fault_rate.reindex(units["box_id"]).fillna(0).to_numpy()
+    units["area_km2"] = units.area / 1e6
+    # Parent areas by where each unit's box stands.
+    boxes = store.read_layer(conn, "boxes", city, ["id"]).to_crs(crs).set_index("id")
+    areas = store.read_layer(conn, "admin_areas", city, ["id", "level"]).to_crs(crs)
+    pts = boxes.geometry.reindex(units["box_id"]).to_numpy()
+    for level in ("community", "office_region"):
+        lay = areas[areas["level"] == level]
+        col = np.full(len(units), None, dtype=object)
+        if len(lay):
+            tree = shapely.STRtree(lay.geometry.to_numpy())
+            _, nearest = tree.query_nearest(pts, all_matches=False)
+            col = lay["id"].to_numpy()[nearest]
+        units[level] = col
+    network = pd.concat([barriers[["id", "geometry"]], crossings[["id", "geometry"]]], ignore_index=True)
+    return units, gpd.GeoDataFrame(network, geometry="geometry", crs=barriers.crs or 4326)
+
+
+def previous_labels(conn: Connection, plan_id: str) -> pd.Series:
+    """District code of every box (or box/dp) in a stored plan."""
+    rows = conn.execute(text(
+        "SELECT m.box_id || coalesce('/' || m.dp_id, ''), d.code FROM district_members m "
+        "JOIN districts d ON d.id = m.district_id WHERE m.plan_id = :p"), {"p": plan_id}).all()
+    if not rows:
+        raise NotFound(f"plan {plan_id!r} has no districts (or does not exist)")
+    return pd.Series(dict(rows))
+
+
+def next_plan_id(conn: Connection, city: str) -> str:
+    n = conn.execute(text("SELECT count(*) FROM district_plans WHERE city_id = :c"), {"c": city}).scalar()
+    return f"{city}-plan-{n + 1:03d}"
+
+
+def save_plan(engine: Engine, city: str, units: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, report: dict, *,
+              parameters: dict, name: str | None = None, previous: str | None = None,
+              parent_level: str | None = None, created_by: str | None = None) -> str:
+    """Store a plan as a draft with its districts and members, in one transaction."""
+    with engine.begin() as conn:
+        plan_id = next_plan_id(conn, city)
+        conn.execute(text(
+            "INSERT INTO district_plans (id, city_id, name, status, parent_level, previous_plan_id, parameters, "
+            "report, created_by) VALUES (:id, :c, :n, 'draft', :pl, :prev, CAST(:params AS jsonb), "
+            "CAST(:rep AS jsonb), :by)"),
+            {"id": plan_id, "c": city, "n": name or plan_id, "pl": parent_level, "prev": previous,
+             "params": json.dumps(parameters, default=str), "rep": json.dumps(report, default=float),
+             "by": created_by})
+        d = districts.to_crs(4326)
+        parent = None
+        if parent_level:
+            parent = units.groupby("district")[parent_level].first()
+        rows = [{"id": f"{plan_id}-{code}", "p": plan_id, "code": code,
+                 "parent": None if parent is None else parent.get(code),
+                 "subs": int(sub), "load": float(load),
+                 "totals": json.dumps({k: float(r[k]) for k in ("revenue", "faults", "area_km2", "units",
+                                                                "deviation", "polsby_popper") if k in r}),
+                 "g": shapely.to_wkt(shapely.multipolygons(shapely.get_parts(geom)) if geom.geom_type == "Polygon"
+                                     else geom)}
+                for code, sub, load, geom, (_, r) in zip(d["district"], d["subscribers"], d["workload"],
+                                                        d.geometry, d.iterrows())]
+        conn.execute(text(
+            "INSERT INTO districts (id, plan_id, code, parent_area_id, subscribers, workload, totals, geometry) "
+            "VALUES (:id, :p, :code, :parent, :subs, :load, CAST(:totals AS jsonb), ST_GeomFromText(:g, 4326))"), rows)
+        members = [{"id": f"{plan_id}/{u}", "p": plan_id, "d": f"{plan_id}-{code}", "b": b,
+                    "dp": None if pd.isna(dp) else dp}
+                   for u, code, b, dp in zip(units["unit_id"], units["district"], units["box_id"], units["dp_id"])]
+        conn.execute(text("INSERT INTO district_members (id, plan_id, district_id, box_id, dp_id) "
+                          "VALUES (:id, :p, :d, :b, :dp)"), members)
+    return plan_id
+
+
+def activate_plan(engine: Engine, plan_id: str) -> dict:
+    """Make a plan the city's active one; the one it replaces is archived in the same transaction,
+    so at every moment the city has exactly the old or exactly the new plan active."""
+    with engine.begin() as conn:
+        row = conn.execute(text("SELECT city_id, status FROM district_plans WHERE id = :p FOR UPDATE"),
+                           {"p": plan_id}).one_or_none()
+        if row is None:
+            raise NotFound(f"plan {plan_id!r} does not exist")
+        city, status = row
+        if status == "active":
+            raise Conflict(f"plan {plan_id!r} is already active")
+        n = conn.execute(text("SELECT count(*) FROM districts WHERE plan_id = :p"), {"p": plan_id}).scalar()
+        if not n:
+            raise Conflict(f"plan {plan_id!r} has no districts; it cannot be activated")
+        old = conn.execute(text("UPDATE district_plans SET status = 'archived' WHERE city_id = :c AND status = 'active' "
+                                "RETURNING id"), {"c": city}).scalars().all()
+        conn.execute(text("UPDATE district_plans SET status = 'active', activated_at = :t WHERE id = :p"),
+                     {"p": plan_id, "t": dt.datetime.now(dt.timezone.utc)})
+    return {"plan": plan_id, "city": city, "archived": old}
+
+
+def plan_summary(conn: Connection, plan_id: str) -> dict:
+    row = conn.execute(text("SELECT id, city_id, name, status, parameters, report, created_at, activated_at, "
+                            "previous_plan_id FROM district_plans WHERE id = :p"), {"p": plan_id}).mappings().one_or_none()
+    if row is None:
+        raise NotFound(f"plan {plan_id!r} does not exist")
+    districts = conn.execute(text("SELECT code, subscribers, workload, totals FROM districts WHERE plan_id = :p "
+                                  "ORDER BY code"), {"p": plan_id}).mappings().all()
+    out = dict(row)
+    out["districts"] = [dict(d) for d in districts]
+    return out
+
+
+def list_plans(conn: Connection, city: str) -> list[dict]:
+    return [dict(r) for r in conn.execute(text(
+        "SELECT id, name, status, created_at, activated_at, (report->>'max_deviation')::float AS max_deviation, "
+        "(report->>'n_districts')::int AS n_districts FROM district_plans WHERE city_id = :c ORDER BY created_at"),
+        {"c": city}).mappings()]
+
+
+def parent_level(name: str | None) -> str | None:
+    if name is None:
+        return None
+    if name not in PARENT_LEVELS:
+        raise InputError(f"unknown parent layer {name!r}; use communities or office_regions")
+    return PARENT_LEVELS[name]

@@ -1,0 +1,97 @@
+"""District plans in the store through the `pianqu plan` commands: drafts, atomic activation,
+nesting, re-planning with little churn."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import text
+
+
+@pytest.fixture(scope="module")
+def cli(db_url, loaded_demo):
+    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "160"}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "api.cli", *map(str, args)], capture_output=True, text=True, env=env)
+    return run
+
+
+def q(engine, sql, **p):
+    with engine.connect() as conn:
+        return conn.execute(text(sql), p).all()
+
+
+@pytest.fixture(scope="module")
+def first_plan(cli, engine, loaded_demo):
+    r = cli("plan", "create", "--city", loaded_demo, "--districts", 4, "--tolerance", 0.02)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_a_created_plan_is_a_draft_with_every_box_in_exactly_one_district(engine, loaded_demo, first_plan):
+    plan = first_plan["plan"]
+    assert first_plan["status"] == "draft" and first_plan["non_contiguous"] == 0
+    assert first_plan["max_deviation"] <= 0.02 and first_plan["n_districts"] == 4
+    (status,), = q(engine, "SELECT status FROM district_plans WHERE id = :p", p=plan)
+    assert status == "draft"
+    boxes = q(engine, "SELECT count(*) FROM boxes WHERE city_id = :c", c=loaded_demo)[0][0]
+    members = q(engine, "SELECT box_id, count(*) FROM district_members WHERE plan_id = :p GROUP BY box_id", p=plan)
+    assert len(members) == boxes and all(n == 1 for _, n in members)
+    (subs,), = q(engine, "SELECT sum(subscribers) FROM districts WHERE plan_id = :p", p=plan)
+    assert subs == q(engine, "SELECT count(*) FROM subscribers WHERE city_id = :c", c=loaded_demo)[0][0]
+    (ok,), = q(engine, "SELECT bool_and(ST_IsValid(geometry) AND NOT ST_IsEmpty(geometry)) FROM districts WHERE plan_id = :p", p=plan)
+    assert ok
+
+
+def test_activation_replaces_the_active_plan_atomically(cli, engine, loaded_demo, first_plan):
+    plan = first_plan["plan"]
+    assert cli("plan", "activate", plan).returncode == 0
+    second = json.loads(cli("plan", "create", "--city", loaded_demo, "--districts", 5, "--tolerance", 0.03).stdout)
+    r = cli("plan", "activate", second["plan"])
+    assert r.returncode == 0 and json.loads(r.stdout)["archived"] == [plan]
+    active = q(engine, "SELECT id FROM district_plans WHERE city_id = :c AND status = 'active'", c=loaded_demo)
+    assert [a for a, in active] == [second["plan"]]
+    # A plan that cannot be activated leaves the active one in place.
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO district_plans (id, city_id, status) VALUES ('empty-plan', :c, 'draft')"),
+                     {"c": loaded_demo})
+    r = cli("plan", "activate", "empty-plan")
+    assert r.returncode == 2 and "has no districts" in r.stderr
+    active = q(engine, "SELECT id FROM district_plans WHERE city_id = :c AND status = 'active'", c=loaded_demo)
+    assert [a for a, in active] == [second["plan"]]
+    r = cli("plan", "activate", "no-such-plan")
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    r = cli("plan", "activate", second["plan"])
+    assert r.returncode == 2 and "already active" in r.stderr
+
+
+def test_districts_nest_in_office_regions(cli, engine, loaded_demo):
+    r = cli("plan", "create", "--city", loaded_demo, "--districts", 6, "--parent", "office_regions", "--tolerance", 0.2)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["non_contiguous"] == 0 and len(res["districts_per_parent"]) == 6
+    (parents,), = q(engine, "SELECT count(DISTINCT parent_area_id) FROM districts WHERE plan_id = :p", p=res["plan"])
+    assert parents == 6
+
+
+def test_replanning_from_the_previous_plan_moves_few_subscribers(cli, loaded_demo, first_plan):
+    r = cli("plan", "create", "--city", loaded_demo, "--previous", first_plan["plan"], "--tolerance", 0.02)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["n_districts"] == 4 and res["churn"] < 0.2 and res["non_contiguous"] == 0
+    shown = cli("plan", "show", res["plan"])
+    assert shown.returncode == 0 and "churn" in shown.stdout
+    assert {"D001", "D002", "D003", "D004"} <= set(shown.stdout.split())  # the previous plan's codes
+
+
+def test_bad_plan_requests_are_refused(cli, loaded_demo):
+    r = cli("plan", "create", "--city", loaded_demo, "--districts", 500)
+    assert r.returncode == 2 and "500 districts asked of" in r.stderr and "whole box" in r.stderr
+    r = cli("plan", "create", "--city", loaded_demo, "--districts", 4, "--parent", "planets")
+    assert r.returncode == 2 and "unknown parent layer 'planets'" in r.stderr
+    r = cli("plan", "create", "--city", "atlantis", "--districts", 4)
+    assert r.returncode == 2 and "not in the store" in r.stderr
