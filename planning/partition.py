@@ -295,11 +295,14 @@ class DistrictPartitioner:
         compact = self.compactness and prev is None  # a re-plan keeps districts where they are
         # Continuation: compact at a loose tolerance first, then tighten step by step, so each
         # balancing step starts from round districts and only has to nudge them.
-        steps = [t for t in (0.15, 0.08, 0.04) if t > self.tolerance] + [self.tolerance]
+        steps = [t for t in (0.15, 0.08, 0.04, 0.02) if t > self.tolerance] + [self.tolerance]
         rounds = {"balance": 0, "compactness": 0}
         for tol in (steps if compact else [self.tolerance]):
             rounds["balance"] += state.diffuse(tol)
             rounds["balance"] += state.balance(self.max_rounds, tol)
+            if state.max_dev() > tol:  # flows finer than any unit: realise them by swaps
+                rounds["balance"] += state.diffuse_swaps(tol)
+                rounds["balance"] += state.balance(self.max_rounds, tol)
             if not compact:
                 continue
             for _ in range(6):
@@ -700,6 +703,56 @@ class _State:
                 left[(ai, bi)] = rem - self.w[ui]
                 moved += 1
             if moved == 0:
+                return it
+        return iterations
+
+    def diffuse_swaps(self, tol, iterations: int = 40) -> int:
+        """Fine balancing: the diffusion flows of `diffuse`, realised by swapping a boundary unit
+        of a for one of b whose difference in workload matches the flow a -> b, since at a tight
+        tolerance every flow is smaller than any single unit."""
+        from scipy.sparse.linalg import spsolve
+        T, g, k = self.T, self.g, self.k
+        for it in range(iterations):
+            dev = self.W - T
+            if np.max(np.abs(dev)) <= tol * T:
+                return it
+            lab = self.labels
+            cut = lab[g.src] != lab[g.indices]
+            su, sv = g.src[cut], g.indices[cut]
+            da, db = lab[su], lab[sv]
+            A = sparse.coo_matrix((np.ones(len(da)), (da, db)), shape=(k, k)).tocsr()
+            A.data[:] = 1.0
+            L = sparse.diags(np.asarray(A.sum(axis=1)).ravel()) - A
+            phi = spsolve((L + 1e-9 * sparse.eye(k)).tocsc(), dev - dev.mean())
+            side: dict[tuple[int, int], set] = {}
+            for u, a, b in zip(su.tolist(), da.tolist(), db.tolist()):
+                side.setdefault((a, b), set()).add(u)
+            flows = sorted(((phi[a] - phi[b], a, b) for (a, b) in side if phi[a] > phi[b]), reverse=True)
+            touched, applied = set(), 0
+            for f, a, b in flows:
+                if a in touched or b in touched or (b, a) not in side:
+                    continue
+                ua = np.array(sorted(side[(a, b)]))
+                vb = np.array(sorted(side[(b, a)]))
+                t = self.w[ua][:, None] - self.w[vb][None, :]
+                # Best match to the flow, but never past the point where a and b swap roles.
+                gain = 2 * t * (t - dev[a] + dev[b])
+                miss = np.where((t > 0) & (gain < 0), np.abs(t - f), np.inf)
+                for flat in np.argsort(miss, axis=None, kind="stable")[:16]:
+                    if not np.isfinite(miss.flat[flat]):
+                        break
+                    i, j = np.unravel_index(flat, miss.shape)
+                    u, v = int(ua[i]), int(vb[j])
+                    if len(self.members[a]) <= 1 or len(self.members[b]) <= 1:
+                        break
+                    if not (_connected_after(g, self.members[a], u, v) and _connected_after(g, self.members[b], v, u)):
+                        continue
+                    self._apply(u, b, self._border(u, b), self._border(u, a))
+                    self._apply(v, a, self._border(v, a), self._border(v, b))
+                    touched.update((a, b))
+                    applied += 1
+                    break
+            if applied == 0:
                 return it
         return iterations
 
