@@ -26,6 +26,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from gis.errors import InputError, PianquError
 
@@ -379,19 +380,29 @@ def _power_diagram(g: _Graph, w: np.ndarray, xy: np.ndarray, area: np.ndarray, k
     the neighbour it shares most border with."""
     n = len(w)
     T = w.sum() / k
-    # Weighted k-means++ seeding.
+    # Seeds: k-means++ (weighted) for a city; for thousands of districts its k passes over all
+    # units cost more than they give, and a workload-weighted sample is as good a start.
     centres = np.empty((k, 2))
-    first = rng.choice(n, p=w / w.sum())
-    centres[0] = xy[first]
-    d2 = ((xy - centres[0]) ** 2).sum(1)
-    for j in range(1, k):
-        p = w * d2
-        centres[j] = xy[rng.choice(n, p=p / p.sum())]
-        d2 = np.minimum(d2, ((xy - centres[j]) ** 2).sum(1))
+    if k <= 300:
+        first = rng.choice(n, p=w / w.sum())
+        centres[0] = xy[first]
+        d2 = ((xy - centres[0]) ** 2).sum(1)
+        for j in range(1, k):
+            p = w * d2
+            centres[j] = xy[rng.choice(n, p=p / p.sum())]
+            d2 = np.minimum(d2, ((xy - centres[j]) ** 2).sum(1))
+    else:
+        pw = w + 1e-9
+        centres[:] = xy[rng.choice(n, size=k, replace=False, p=pw / pw.sum())]
     beta = np.zeros(k)
+    near = min(k, 12)
     for _ in range(iterations):
-        d = ((xy[:, None, :] - centres[None, :, :]) ** 2).sum(-1) - beta[None, :]
-        lab = np.argmin(d, axis=1)
+        # Offsets are local, so the power-nearest centre is among the few Euclidean-nearest:
+        # a k-d tree query keeps this O(n log k) instead of an n x k distance matrix.
+        _, cand = cKDTree(centres).query(xy, k=near)
+        cand = cand.reshape(n, near)
+        d = ((xy[:, None, :] - centres[cand]) ** 2).sum(-1) - beta[cand]
+        lab = cand[np.arange(n), np.argmin(d, axis=1)]
         W = np.bincount(lab, weights=w, minlength=k)
         Ar = np.bincount(lab, weights=area, minlength=k)
         live = W > 0
