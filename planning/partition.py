@@ -112,12 +112,14 @@ class DistrictPartitioner:
     previous : column with the previous plan's district of each unit (empty for new units): the
         plan starts from it and restores balance moving as little workload as possible;
         `report_["churn"]` is the share of workload whose district changed.
+    locked : column with a district code for the units of districts to keep exactly (empty for
+        the rest); those districts count towards the k, keep their code, and are not rebalanced.
     """
 
     def __init__(self, n_districts: int | None = None, target_size: float | None = None, *,
                  tolerance: float = 0.02, weight=None, islands: str = "join", compactness: bool = True,
                  random_state: int | None = None, max_rounds: int = 400, init: str = "power",
-                 parent: str | None = None, previous: str | None = None):
+                 parent: str | None = None, previous: str | None = None, locked: str | None = None):
         self.n_districts = n_districts
         self.target_size = target_size
         self.tolerance = tolerance
@@ -129,6 +131,7 @@ class DistrictPartitioner:
         self.init = init
         self.parent = parent
         self.previous = previous
+        self.locked = locked
 
     # ---- validation -----------------------------------------------------------------------
 
@@ -196,19 +199,41 @@ class DistrictPartitioner:
             parents = units[self.parent].astype("string").fillna("(none)").to_numpy()
         else:
             parents = np.full(len(units), "", dtype=object)
-        groups = list(dict.fromkeys(parents.tolist()))
-        quota = self._quota(groups, parents, w, k)
+        # Locked districts are kept exactly; the free units are planned around them, each
+        # free part the locks leave (within a parent) getting districts by its workload.
+        locked_codes, free = [], np.ones(len(units), bool)
+        if self.locked is not None:
+            if self.locked not in units.columns:
+                raise InputError(f"units have no locked-district column {self.locked!r}")
+            col = units[self.locked]
+            free = col.isna().to_numpy()
+            locked_codes = list(pd.unique(col[~free]))
+            if free.any() and k - len(locked_codes) < 1:
+                raise InfeasiblePlan(f"{len(locked_codes)} locked districts leave none of the {k} districts for the "
+                                     f"{int(free.sum())} free units; ask for more districts")
+            if free.any():
+                joined, _ = self._join_islands(units, adjacency)
+                _, comp = connected_components(joined[free][:, free], directed=False)
+                parents = parents.astype(object)
+                parents[free] = [f"{p_}#{c}" for p_, c in zip(parents[free], comp)]
+        k_free = k - len(locked_codes)
+        groups = list(dict.fromkeys(parents[free].tolist()))
+        quota = self._quota(groups, parents[free], w[free], k_free) if free.any() else {}
         labels = np.full(len(units), -1)
         targets = np.zeros(k)
         links, rounds = [], {"balance": 0, "compactness": 0}
         offset = 0
+        for j, code in enumerate(locked_codes):
+            mine = (units[self.locked] == code).fillna(False).to_numpy(dtype=bool)
+            labels[mine] = k_free + j
+            targets[k_free + j] = w[mine].sum()  # kept as is: its balance is not this plan's to fix
         for grp in groups:
-            idx = np.flatnonzero(parents == grp)
+            idx = np.flatnonzero((parents == grp) & free)
             kg = quota[grp]
             sub_units = units.iloc[idx]
             sub_adj, sub_links = self._join_islands(sub_units, adjacency[idx][:, idx])
             links += sub_links
-            where = f" in {self.parent} {grp}" if self.parent else ""
+            where = f" in {self.parent} {str(grp).split('#')[0]}" if self.parent else ""
             lab, r = self._solve(_Graph.from_csr(sub_adj), w[idx], area[idx], perim[idx], centroid[idx], kg,
                                  rng, None if prev is None else prev[idx], sub_units, where)
             labels[idx] = lab + offset
@@ -231,7 +256,16 @@ class DistrictPartitioner:
             "rounds": rounds,
         })
         if self.parent:
-            self.report_["districts_per_parent"] = {str(g_): int(q) for g_, q in quota.items()}
+            per_parent: dict[str, int] = {}
+            for g_, q in quota.items():
+                per_parent[str(g_).split("#")[0]] = per_parent.get(str(g_).split("#")[0], 0) + int(q)
+            self.report_["districts_per_parent"] = per_parent
+        if locked_codes:
+            mean_target = w[free].sum() / max(k_free, 1) if free.any() else float(np.mean(targets))
+            self.report_["locked"] = [{"district": str(c), "workload": float(targets[k_free + j]),
+                                       "deviation_from_target": float(targets[k_free + j] / mean_target - 1)}
+                                      for j, c in enumerate(locked_codes)]
+        self.locked_codes_ = [str(c) for c in locked_codes]
         if prev is not None:
             had = prev >= 0
             moved = had & (labels != prev)
@@ -899,7 +933,8 @@ class _State:
 
 def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, target_size: float | None = None,
                     tolerance: float = 0.02, weight=None, barriers: gpd.GeoDataFrame | None = None,
-                    parent: str | None = None, previous: str | None = None, random_state: int | None = 0,
+                    parent: str | None = None, previous: str | None = None, locked: str | None = None,
+                    random_state: int | None = 0,
                     source: str = "units") -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
     """The whole job on any polygon layer: returns the units (every row and column kept, in their
     own CRS) with a `district` code, the dissolved districts with totals and metrics, and the
@@ -926,12 +961,20 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
             crossings = crossings.assign(id=[f"crossing {i + 1}" for i in range(len(crossings))])
     adj, _ = adjacency(metric, barriers=lines, crossings=crossings)
     part = DistrictPartitioner(n_districts=n_districts, target_size=target_size, tolerance=tolerance,
-                               weight=weight, parent=parent, previous=previous,
+                               weight=weight, parent=parent, previous=previous, locked=locked,
                                random_state=random_state).fit(metric, adjacency=adj)
     codes = np.array([f"D{i + 1:03d}" for i in range(part.n_districts_)], dtype=object)
     if part.previous_codes_:
         kept = min(len(part.previous_codes_), part.n_districts_)
         codes[:kept] = [str(c) for c in part.previous_codes_[:kept]]
+    n_locked = len(part.locked_codes_)
+    if n_locked:
+        codes[part.n_districts_ - n_locked:] = part.locked_codes_
+        taken = set(part.locked_codes_)
+        fresh = (f"D{i:03d}" for i in range(1, 10 * part.n_districts_) if f"D{i:03d}" not in taken)
+        for i in range(part.n_districts_ - n_locked):
+            if codes[i] in taken:
+                codes[i] = next(fresh)
     out = units.copy()
     out["district"] = codes[part.labels_]
     districts = part.districts_.copy()

@@ -194,3 +194,24 @@ def test_replanning_with_new_units_and_one_more_district():
     units.loc[units.index[-10:], "previous"] = pd.NA  # a new estate: no previous district
     again = DistrictPartitioner(n_districts=5, tolerance=0.05, previous="previous", random_state=0).fit(units)
     assert len(np.unique(again.labels_)) == 5 and again.report_["non_contiguous"] == 0
+
+
+def test_locked_districts_are_kept_exactly_and_the_rest_planned_around_them():
+    units = lattice(12, 12, np.random.default_rng(13))
+    x = shapely.get_coordinates(units.geometry.centroid.to_numpy())
+    units["lock"] = pd.array([None] * len(units), dtype="string")
+    west = x[:, 0] < X0 + 300
+    units.loc[west & (x[:, 1] < Y0 + 600), "lock"] = "OLD-1"   # a 3 x 6 block
+    units.loc[west & (x[:, 1] >= Y0 + 600), "lock"] = "OLD-2"  # the block above it
+    part = DistrictPartitioner(n_districts=6, tolerance=0.05, locked="lock", random_state=0).fit(units)
+    assert part.locked_codes_ == ["OLD-1", "OLD-2"]
+    for j, code in enumerate(part.locked_codes_):
+        mine = (units["lock"] == code).fillna(False).to_numpy(dtype=bool)
+        assert len(np.unique(part.labels_[mine])) == 1 and (part.labels_[mine] == 4 + j).all()
+        assert (part.labels_[~mine] != 4 + j).all()
+    free = units["lock"].isna().to_numpy()
+    assert len(np.unique(part.labels_[free])) == 4
+    assert part.report_["non_contiguous"] == 0 and part.report_["within_tolerance"]
+    assert {d["district"] for d in part.report_["locked"]} == {"OLD-1", "OLD-2"}
+    with pytest.raises(InfeasiblePlan, match="2 locked districts leave none of the 2 districts"):
+        DistrictPartitioner(n_districts=2, locked="lock").fit(units)
