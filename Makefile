@@ -43,6 +43,7 @@ demo-data: venv
 
 bench: setup
 	$(BIN)/python bench/bench_demo.py
+	$(BIN)/python bench/bench_partition_scale.py
 
 stop:
 	@bash scripts/pgcluster.sh stop
