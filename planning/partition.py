@@ -332,7 +332,9 @@ class DistrictPartitioner:
         # balancing step starts from round districts and only has to nudge them.
         steps = [t for t in (0.15, 0.08, 0.04, 0.02) if t > self.tolerance] + [self.tolerance]
         rounds = {"balance": 0, "compactness": 0}
-        for tol in (steps if compact else [self.tolerance]):
+        # A re-plan whose district count changed starts far from balance: tighten step by step too.
+        changed = prev is not None and len(np.unique(prev[prev >= 0])) != k
+        for tol in (steps if compact or changed else [self.tolerance]):
             rounds["balance"] += state.diffuse(tol)
             rounds["balance"] += state.balance(self.max_rounds, tol)
             if state.max_dev() > tol:  # flows finer than any unit: realise them by swaps
