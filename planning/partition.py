@@ -31,6 +31,10 @@ from scipy.spatial import cKDTree
 from gis.errors import InputError, PianquError
 
 
+# Tolerances the search passes through on its way to the one asked (see _solve).
+STEPS = (0.15, 0.08, 0.05, 0.035, 0.025, 0.015)
+
+
 class InfeasiblePlan(PianquError):
     """The request cannot be met; the message says which constraint, which units, and what is
     reachable instead."""
@@ -114,12 +118,15 @@ class DistrictPartitioner:
         `report_["churn"]` is the share of workload whose district changed.
     locked : column with a district code for the units of districts to keep exactly (empty for
         the rest); those districts count towards the k, keep their code, and are not rebalanced.
+    n_init : independent starts (power-diagram seeds); the best plan is kept: within the
+        tolerance first, then the roundest. Time grows linearly.
     """
 
     def __init__(self, n_districts: int | None = None, target_size: float | None = None, *,
                  tolerance: float = 0.02, weight=None, islands: str = "join", compactness: bool = True,
                  random_state: int | None = None, max_rounds: int = 400, init: str = "power",
-                 parent: str | None = None, previous: str | None = None, locked: str | None = None):
+                 parent: str | None = None, previous: str | None = None, locked: str | None = None,
+                 n_init: int = 1):
         self.n_districts = n_districts
         self.target_size = target_size
         self.tolerance = tolerance
@@ -132,6 +139,7 @@ class DistrictPartitioner:
         self.parent = parent
         self.previous = previous
         self.locked = locked
+        self.n_init = n_init
 
     # ---- validation -----------------------------------------------------------------------
 
@@ -313,6 +321,21 @@ class DistrictPartitioner:
         return dict(zip(groups, seats.tolist()))
 
     def _solve(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str):
+        """Best of `n_init` runs (a re-plan runs once: it starts from the previous plan): plans
+        within the tolerance first, then the roundest (mean Polsby-Popper)."""
+        runs = 1 if prev is not None else max(1, int(self.n_init))
+        best, best_key, total = None, None, {"balance": 0, "compactness": 0}
+        for _ in range(runs):
+            labels, rounds = self._solve_once(g, w, area, perim, centroid, k, rng, prev, units, where)
+            rep = _State(g, w, area, perim, labels, k, w.sum() / k).report()
+            key = (rep["max_deviation"] <= self.tolerance + 1e-12, rep["polsby_popper_mean"], -rep["max_deviation"])
+            for kk in total:
+                total[kk] += rounds[kk]
+            if best_key is None or key > best_key:
+                best, best_key = labels, key
+        return best, total
+
+    def _solve_once(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str):
         target = w.sum() / k
         heavy = np.flatnonzero(w > target * (1 + self.tolerance))
         if len(heavy):
@@ -330,7 +353,7 @@ class DistrictPartitioner:
         compact = self.compactness and prev is None  # a re-plan keeps districts where they are
         # Continuation: compact at a loose tolerance first, then tighten step by step, so each
         # balancing step starts from round districts and only has to nudge them.
-        steps = [t for t in (0.15, 0.08, 0.04, 0.02) if t > self.tolerance] + [self.tolerance]
+        steps = [t for t in STEPS if t > self.tolerance] + [self.tolerance]
         rounds = {"balance": 0, "compactness": 0}
         # A re-plan whose district count changed starts far from balance: tighten step by step too.
         changed = prev is not None and len(np.unique(prev[prev >= 0])) != k

@@ -215,3 +215,12 @@ def test_locked_districts_are_kept_exactly_and_the_rest_planned_around_them():
     assert {d["district"] for d in part.report_["locked"]} == {"OLD-1", "OLD-2"}
     with pytest.raises(InfeasiblePlan, match="2 locked districts leave none of the 2 districts"):
         DistrictPartitioner(n_districts=2, locked="lock").fit(units)
+
+
+def test_more_starts_never_give_a_worse_plan():
+    units = lattice(12, 12, np.random.default_rng(14))
+    one = DistrictPartitioner(n_districts=6, tolerance=0.03, random_state=5).fit(units).report_
+    three = DistrictPartitioner(n_districts=6, tolerance=0.03, random_state=5, n_init=3).fit(units).report_
+    assert three["within_tolerance"] >= one["within_tolerance"]
+    if one["within_tolerance"] and three["within_tolerance"]:
+        assert three["polsby_popper_mean"] >= one["polsby_popper_mean"] - 1e-9
