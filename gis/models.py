@@ -15,7 +15,7 @@ import datetime as dt
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, ForeignKeyConstraint,
-    Index, Integer, MetaData, SmallInteger, String, Text, UniqueConstraint, func, text,
+    Index, Integer, MetaData, SmallInteger, Text, UniqueConstraint, func, text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

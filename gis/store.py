@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -274,7 +273,6 @@ def read_layer(conn: Connection, name: str, city: str | None = None,
 def counts(conn: Connection, city: str) -> dict[str, int]:
     out = {}
     for name in LOAD_ORDER:
-        lay = LAYERS[name]
         key = "id" if name == "cities" else "city_id"
         out[name] = int(conn.execute(text(f'SELECT count(*) FROM "{name}" WHERE {key} = :c'), {"c": city}).scalar())
     return out

@@ -660,7 +660,7 @@ class _State:
         """Every (unit, destination) move along a cut edge, with the unit's border to its own
         district and to the destination."""
         g, lab = self.g, self.labels
-        lu, lv = lab[g.src], lab[g.indices]
+        lv = lab[g.indices]
         # Border of each unit with each district it touches.
         key = g.src.astype(np.int64) * self.k + lv
         uk, inv = np.unique(key, return_inverse=True)
@@ -729,24 +729,30 @@ class _State:
             done += 1
         return done
 
+    def _potential(self, dev: np.ndarray):
+        """phi with L phi = dev on the district graph (L its Laplacian, a tiny ridge for the
+        constant null space), and the cut edges (source and target units) it was built from."""
+        from scipy.sparse.linalg import spsolve
+        g, k, lab = self.g, self.k, self.labels
+        cut = lab[g.src] != lab[g.indices]
+        su, sv = g.src[cut], g.indices[cut]
+        A = sparse.coo_matrix((np.ones(len(su)), (lab[su], lab[sv])), shape=(k, k)).tocsr()
+        A.data[:] = 1.0
+        L = sparse.diags(np.asarray(A.sum(axis=1)).ravel()) - A
+        return spsolve((L + 1e-9 * sparse.eye(k)).tocsc(), dev - dev.mean()), su, sv
+
     def diffuse(self, tol, iterations: int = 60) -> int:
         """Global balancing: solve L phi = deviation on the district graph (L its Laplacian); the
         flow phi_a - phi_b over each district border is what a must hand to b for every district
         to reach the target (the diffusion scheme of multilevel graph partitioners). Realise it
         with boundary units, largest flows first; repeat as borders change."""
-        from scipy.sparse.linalg import spsolve
-        T, g, k = self.T, self.g, self.k
+        T, g = self.T, self.g
         for it in range(iterations):
             dev = self.W - T
             if np.max(np.abs(dev)) <= tol * T:
                 return it
             lab = self.labels
-            cut = lab[g.src] != lab[g.indices]
-            da, db = lab[g.src[cut]], lab[g.indices[cut]]
-            A = sparse.coo_matrix((np.ones(len(da)), (da, db)), shape=(k, k)).tocsr()
-            A.data[:] = 1.0
-            L = sparse.diags(np.asarray(A.sum(axis=1)).ravel()) - A
-            phi = spsolve((L + 1e-9 * sparse.eye(k)).tocsc(), dev - dev.mean())
+            phi, _, _ = self._potential(dev)
             u, b, s_ub, s_ua = self._candidates()
             a = lab[u]
             flow = phi[a] - phi[b]
@@ -780,20 +786,14 @@ class _State:
         """Fine balancing: the diffusion flows of `diffuse`, realised by swapping a boundary unit
         of a for one of b whose difference in workload matches the flow a -> b, since at a tight
         tolerance every flow is smaller than any single unit."""
-        from scipy.sparse.linalg import spsolve
-        T, g, k = self.T, self.g, self.k
+        T, g = self.T, self.g
         for it in range(iterations):
             dev = self.W - T
             if np.max(np.abs(dev)) <= tol * T:
                 return it
             lab = self.labels
-            cut = lab[g.src] != lab[g.indices]
-            su, sv = g.src[cut], g.indices[cut]
+            phi, su, sv = self._potential(dev)
             da, db = lab[su], lab[sv]
-            A = sparse.coo_matrix((np.ones(len(da)), (da, db)), shape=(k, k)).tocsr()
-            A.data[:] = 1.0
-            L = sparse.diags(np.asarray(A.sum(axis=1)).ravel()) - A
-            phi = spsolve((L + 1e-9 * sparse.eye(k)).tocsc(), dev - dev.mean())
             side: dict[tuple[int, int], set] = {}
             for u, a, b in zip(su.tolist(), da.tolist(), db.tolist()):
                 side.setdefault((a, b), set()).add(u)

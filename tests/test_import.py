@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from sqlalchemy import text
 
 from gis import store
 from gis.errors import InputError, NotFound
