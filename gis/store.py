@@ -276,12 +276,3 @@ def counts(conn: Connection, city: str) -> dict[str, int]:
         key = "id" if name == "cities" else "city_id"
         out[name] = int(conn.execute(text(f'SELECT count(*) FROM "{name}" WHERE {key} = :c'), {"c": city}).scalar())
     return out
-
-
-def require(conn: Connection, table: str, ids: list[str]) -> None:
-    """Raise NotFound naming the ids of `table` that are not in the store."""
-    missing = list(conn.execute(
-        text(f'SELECT v FROM unnest(CAST(:ids AS text[])) v WHERE NOT EXISTS '
-             f'(SELECT 1 FROM "{table}" t WHERE t.id = v)'), {"ids": ids}).scalars())
-    if missing:
-        raise NotFound(f"unknown {table} id{'s' if len(missing) > 1 else ''}: {', '.join(missing[:10])}")

@@ -130,8 +130,6 @@ def _check_geometry(gdf: gpd.GeoDataFrame, layer: Layer, probs: Problems) -> np.
     expected = " or ".join(sorted(layer.geometry_types))
     probs.rows(wrong, lambda i: f"geometry is a {tname[i]}, expected {expected}")
     check = live & ~wrong
-    has_z = np.zeros(len(geom), bool)
-    has_z[check] = shapely.has_z(geom[check])
     invalid = np.zeros(len(geom), bool)
     invalid[check] = ~shapely.is_valid(geom[check])
     probs.rows(invalid, lambda i: f"geometry is invalid: {shapely.is_valid_reason(geom[i])}")

@@ -599,7 +599,6 @@ def _split(g: _Graph, w, xy, idx, k1, k2, rng):
     for v in g.nbrs(start):
         if inset[v]:
             heapq.heappush(heap, (key[int(v)], int(v)))
-    order = [start]
     max_a = len(idx) - k2
     while heap and len(taken) < max_a:
         _, v = heapq.heappop(heap)
@@ -609,7 +608,6 @@ def _split(g: _Graph, w, xy, idx, k1, k2, rng):
         if len(taken) >= k1 and abs(acc + w[v] - want) >= abs(acc - want):
             break
         taken.add(v)
-        order.append(v)
         acc += w[v]
         for u in g.nbrs(v):
             u = int(u)
