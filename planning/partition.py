@@ -279,6 +279,11 @@ class DistrictPartitioner:
             moved = had & (labels != prev)
             self.report_["churn"] = float(w[moved].sum() / max(w[had].sum(), 1e-12))
             self.report_["units_moved"] = int(moved.sum())
+            unit_ids = _unit_ids(units)
+            self.realignment_ = pd.DataFrame({"unit": unit_ids[moved], "from": prev[moved],
+                                              "to": labels[moved], "workload": w[moved]})
+        else:
+            self.realignment_ = None
         if not self.report_["within_tolerance"]:
             self.report_["relaxation"] = (
                 f"no plan of whole units within {self.tolerance:.1%} was found; the best reached has a "
@@ -416,7 +421,23 @@ class DistrictPartitioner:
         out["deviation"] = out["workload"] / self.target_ - 1
         per = self.report_["per_district"]
         out["polsby_popper"] = per["polsby_popper"]
+        # Validation: separate parts (a district joined across a bridge has two) and holes
+        # (another district, or unserved land, enclosed by this one).
+        geoms = out.geometry.to_numpy()
+        out["parts"] = shapely.get_num_geometries(geoms)
+        parts, owner = shapely.get_parts(geoms, return_index=True)
+        out["holes"] = np.bincount(owner, weights=shapely.get_num_interior_rings(parts),
+                                   minlength=len(out)).astype(int)
+        self.report_["districts_in_several_parts"] = int((out["parts"] > 1).sum())
+        self.report_["districts_with_holes"] = int((out["holes"] > 0).sum())
         return out.reset_index()
+
+
+def _unit_ids(units) -> np.ndarray:
+    for c in ("unit_id", "box_id", "id"):
+        if c in units.columns:
+            return units[c].astype(str).to_numpy()
+    return units.index.astype(str).to_numpy()
 
 
 def _names(units, idx, limit: int = 10) -> str:
@@ -1004,4 +1025,9 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
     districts["district"] = codes[districts["district"].to_numpy()]
     districts = districts.to_crs(units.crs)
     report = {k: v for k, v in part.report_.items() if k != "per_district"}
+    if part.realignment_ is not None:
+        prev_codes = np.array([str(c) for c in part.previous_codes_], dtype=object)
+        r = part.realignment_
+        report["moved"] = [{"unit": u, "from": prev_codes[f], "to": codes[t], "workload": float(x)}
+                           for u, f, t, x in zip(r["unit"], r["from"], r["to"], r["workload"])]
     return out, districts, report

@@ -224,3 +224,22 @@ def test_more_starts_never_give_a_worse_plan():
     assert three["within_tolerance"] >= one["within_tolerance"]
     if one["within_tolerance"] and three["within_tolerance"]:
         assert three["polsby_popper_mean"] >= one["polsby_popper_mean"] - 1e-9
+
+
+def test_realignment_lists_every_moved_unit_and_validation_counts_holes():
+    rng = np.random.default_rng(15)
+    units = lattice(10, 10, rng)
+    first = DistrictPartitioner(n_districts=4, tolerance=0.03, random_state=0).fit(units)
+    units["previous"] = first.labels_
+    units.loc[rng.random(len(units)) < 0.3, "subscribers"] += 150
+    again = DistrictPartitioner(tolerance=0.03, previous="previous", random_state=0).fit(units)
+    moved = again.realignment_
+    codes = np.array(again.previous_codes_)  # label i continues previous district codes[i]
+    changed = np.flatnonzero(codes[again.labels_] != units["previous"].to_numpy())
+    assert sorted(moved["unit"]) == sorted(units["box_id"].iloc[changed])
+    assert moved["workload"].sum() / units["subscribers"].sum() == pytest.approx(again.report_["churn"])
+    # A ring of units around a hole: the district that owns the ring reports one hole.
+    ring = lattice(5, 5, rng)
+    ring = ring[ring["box_id"] != "U0202"].reset_index(drop=True)
+    one = DistrictPartitioner(n_districts=1).fit(ring)
+    assert one.districts_["holes"].iat[0] == 1 and one.report_["districts_with_holes"] == 1
