@@ -42,8 +42,10 @@ demo-data: venv
 	$(BIN)/pianqu demo-data --size $(DEMO) --seed $(SEED) --if-missing
 
 bench: setup
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/bench_demo.py
 	$(BIN)/python bench/bench_partition_scale.py
+	$(BIN)/python bench/bench_partition.py
 
 stop:
 	@bash scripts/pgcluster.sh stop
