@@ -363,11 +363,16 @@ class DistrictPartitioner:
         # A re-plan whose district count changed starts far from balance: tighten step by step too.
         changed = prev is not None and len(np.unique(prev[prev >= 0])) != k
         for tol in (steps if compact or changed else [self.tolerance]):
-            rounds["balance"] += state.diffuse(tol)
-            rounds["balance"] += state.balance(self.max_rounds, tol)
+            # A re-plan fixes only what is outside the tolerance, locally, before any global flow.
+            lazy = prev is not None
+            if lazy:
+                rounds["balance"] += state.balance(self.max_rounds, tol, lazy=True)
+            if state.max_dev() > tol:
+                rounds["balance"] += state.diffuse(tol)
+                rounds["balance"] += state.balance(self.max_rounds, tol, lazy=lazy)
             if state.max_dev() > tol:  # flows finer than any unit: realise them by swaps
                 rounds["balance"] += state.diffuse_swaps(tol)
-                rounds["balance"] += state.balance(self.max_rounds, tol)
+                rounds["balance"] += state.balance(self.max_rounds, tol, lazy=lazy)
             if not compact:
                 continue
             for _ in range(6):
@@ -731,7 +736,10 @@ class _State:
                 break
         return done
 
-    def balance(self, rounds, tol) -> int:
+    def balance(self, rounds, tol, lazy: bool = False) -> int:
+        """Boundary moves (then swaps) that lower the summed squared deviation. `lazy`, for a
+        re-plan: only moves that involve a district outside the tolerance, so that nothing
+        moves once every district is within it (polishing would only add churn)."""
         T = self.T
 
         def score(u, a, b, s_ub, s_ua):
@@ -740,10 +748,20 @@ class _State:
             gain = ((da - wu) ** 2 + (db + wu) ** 2 - da ** 2 - db ** 2) / T ** 2
             # Tie-break towards shorter borders (compactness) without outweighing balance.
             return gain + 1e-9 * (s_ua - s_ub)
+        def excess(x):
+            return np.maximum(np.abs(x - T) - tol * T, 0)
+
+        def lazy_score(u, a, b, s_ub, s_ua):
+            # Only the workload beyond the tolerance counts: a move must shrink it, so moves stop
+            # as soon as every district is within the tolerance and never push one outside.
+            wu = self.w[u]
+            gain = (excess(self.W[a] - wu) + excess(self.W[b] + wu) - excess(self.W[a]) - excess(self.W[b])) / T
+            return np.where(gain < -1e-12, gain + 1e-6 * score(u, a, b, s_ub, s_ua), 0.0)
+
         done = 0
         for _ in range(rounds):
-            done += self._run(score, rounds)
-            if self.max_dev() <= tol or not self._swaps(tol):
+            done += self._run(lazy_score if lazy else score, rounds)
+            if self.max_dev() <= tol or not self._swaps(tol, lazy):
                 break
             done += 1
         return done
@@ -845,7 +863,7 @@ class _State:
                 return it
         return iterations
 
-    def _swaps(self, tol) -> int:
+    def _swaps(self, tol, lazy: bool = False) -> int:
         """Exchange a boundary unit of a with one of b when no single move helps: the net
         transfer w_u - w_v can be much finer than any unit. Returns the swaps applied."""
         T, g, lab = self.T, self.g, self.labels
@@ -860,6 +878,8 @@ class _State:
         for a, b in order:
             if a in touched or b in touched:
                 continue
+            if lazy and abs(dev[a]) <= tol * T and abs(dev[b]) <= tol * T:
+                continue
             ua = np.array(sorted(pairs.get((a, b), ())))
             vb = np.array(sorted(pairs.get((b, a), ())))
             if len(ua) == 0 or len(vb) == 0:
@@ -867,6 +887,9 @@ class _State:
             da, db = dev[a], dev[b]
             t = self.w[ua][:, None] - self.w[vb][None, :]
             gain = 2 * t * (t - da + db)
+            if lazy:  # only what lies beyond the tolerance counts (see balance)
+                ex = lambda x: np.maximum(np.abs(x) - tol * T, 0)  # noqa: E731
+                gain = np.where(ex(da - t) + ex(db + t) < ex(da) + ex(db), gain, np.inf)
             flat = np.argsort(gain, axis=None, kind="stable")
             for f in flat[:64]:
                 if gain.flat[f] >= -1e-9:
