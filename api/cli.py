@@ -204,6 +204,7 @@ def partition(units_file: Annotated[Path, typer.Argument(help="Any polygon layer
               parent: Annotated[Optional[str], typer.Option(help="Column of the parent area to nest in.")] = None,
               previous: Annotated[Optional[str], typer.Option(help="Column with the previous plan's districts.")] = None,
               locked: Annotated[Optional[str], typer.Option(help="Column with the codes of districts to keep exactly.")] = None,
+              seeds: Annotated[Optional[str], typer.Option(help="Column naming a seed (a manager's base) on one unit each.")] = None,
               seed: int = 0,
               layer: Annotated[Optional[str], typer.Option("--layer", help="Layer inside a multi-layer input.")] = None) -> None:
     """Partition any polygon layer into balanced, contiguous districts (file to file)."""
@@ -215,7 +216,7 @@ def partition(units_file: Annotated[Path, typer.Argument(help="Any polygon layer
         bars = read_file(barriers) if barriers else None
         out_units, out_districts, report = partition_units(
             units, n_districts=districts, target_size=target_size, tolerance=tolerance, weight=_weights(weight),
-            barriers=bars, parent=parent, previous=previous, locked=locked, random_state=seed,
+            barriers=bars, parent=parent, previous=previous, locked=locked, seeds=seeds, random_state=seed,
             source=units_file.name)
         if out_file.exists():
             out_file.unlink()

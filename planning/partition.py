@@ -120,13 +120,15 @@ class DistrictPartitioner:
         the rest); those districts count towards the k, keep their code, and are not rebalanced.
     n_init : independent starts (power-diagram seeds); the best plan is kept: within the
         tolerance first, then the roundest. Time grows linearly.
+    seeds : column naming a seed (a manager's base) on at most one unit per name: each seed gets
+        its own district, grown from it, and the seed unit never leaves it.
     """
 
     def __init__(self, n_districts: int | None = None, target_size: float | None = None, *,
                  tolerance: float = 0.02, weight=None, islands: str = "join", compactness: bool = True,
                  random_state: int | None = None, max_rounds: int = 400, init: str = "power",
                  parent: str | None = None, previous: str | None = None, locked: str | None = None,
-                 n_init: int = 1):
+                 n_init: int = 1, seeds: str | None = None):
         self.n_districts = n_districts
         self.target_size = target_size
         self.tolerance = tolerance
@@ -140,6 +142,7 @@ class DistrictPartitioner:
         self.previous = previous
         self.locked = locked
         self.n_init = n_init
+        self.seeds = seeds
 
     # ---- validation -----------------------------------------------------------------------
 
@@ -225,6 +228,7 @@ class DistrictPartitioner:
                 parents = parents.astype(object)
                 parents[free] = [f"{p_}#{c}" for p_, c in zip(parents[free], comp)]
         k_free = k - len(locked_codes)
+        seed_of = self._seed_column(units, free)
         groups = list(dict.fromkeys(parents[free].tolist()))
         quota = self._quota(groups, parents[free], w[free], k_free) if free.any() else {}
         labels = np.full(len(units), -1)
@@ -242,8 +246,15 @@ class DistrictPartitioner:
             sub_adj, sub_links = self._join_islands(sub_units, adjacency[idx][:, idx])
             links += sub_links
             where = f" in {self.parent} {str(grp).split('#')[0]}" if self.parent else ""
+            seeds_g = None
+            if seed_of is not None and (seed_of[idx] != "").any():
+                names = list(dict.fromkeys(seed_of[idx][seed_of[idx] != ""].tolist()))
+                if len(names) > kg:
+                    raise InfeasiblePlan(f"{len(names)} seeds{where} for {kg} districts: at most one seed per district")
+                pos = {n_: i for i, n_ in enumerate(names)}
+                seeds_g = np.array([pos.get(x, -1) for x in seed_of[idx]])
             lab, r = self._solve(_Graph.from_csr(sub_adj), w[idx], area[idx], perim[idx], centroid[idx], kg,
-                                 rng, None if prev is None else prev[idx], sub_units, where)
+                                 rng, None if prev is None else prev[idx], sub_units, where, seeds_g)
             labels[idx] = lab + offset
             targets[offset:offset + kg] = w[idx].sum() / kg
             for key in rounds:
@@ -274,6 +285,11 @@ class DistrictPartitioner:
                                        "deviation_from_target": float(targets[k_free + j] / mean_target - 1)}
                                       for j, c in enumerate(locked_codes)]
         self.locked_codes_ = [str(c) for c in locked_codes]
+        if seed_of is not None:
+            self.seeds_ = {str(n_): int(labels[i]) for i, n_ in enumerate(seed_of) if n_ != ""}
+            self.report_["seeds"] = self.seeds_
+        else:
+            self.seeds_ = None
         if prev is not None:
             had = prev >= 0
             moved = had & (labels != prev)
@@ -291,6 +307,22 @@ class DistrictPartitioner:
         self.report_["runtime_s"] = round(time.perf_counter() - t0, 3)
         self.districts_ = self._districts(units, w)
         return self
+
+    def _seed_column(self, units, free) -> np.ndarray | None:
+        """Seed name per unit ("" for none); a name may stand on one unit only."""
+        if self.seeds is None:
+            return None
+        if self.seeds not in units.columns:
+            raise InputError(f"units have no seed column {self.seeds!r}")
+        col = units[self.seeds].astype("string").fillna("").to_numpy(dtype=object)
+        names, counts = np.unique(col[col != ""], return_counts=True)
+        if (counts > 1).any():
+            bad = names[counts > 1][0]
+            raise InputError(f"seed {bad!r} stands on {int(counts[counts > 1][0])} units; a seed is one unit "
+                             f"(a manager's base)")
+        if (col[~free] != "").any():
+            raise InputError("a seed lies in a locked district; seeds are for the districts being planned")
+        return col
 
     def _previous(self, units) -> np.ndarray | None:
         """Previous labels as 0..m-1 (new units -1); the codes are kept in `previous_codes_`."""
@@ -325,13 +357,13 @@ class DistrictPartitioner:
             raise InfeasiblePlan(f"{self.parent} {short[0]} has {counts[short[0]]} units for {dict(zip(groups, seats))[short[0]]} districts")
         return dict(zip(groups, seats.tolist()))
 
-    def _solve(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str):
+    def _solve(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str, seeds=None):
         """Best of `n_init` runs (a re-plan runs once: it starts from the previous plan): plans
         within the tolerance first, then the roundest (mean Polsby-Popper)."""
         runs = 1 if prev is not None else max(1, int(self.n_init))
         best, best_key, total = None, None, {"balance": 0, "compactness": 0}
         for _ in range(runs):
-            labels, rounds = self._solve_once(g, w, area, perim, centroid, k, rng, prev, units, where)
+            labels, rounds = self._solve_once(g, w, area, perim, centroid, k, rng, prev, units, where, seeds)
             rep = _State(g, w, area, perim, labels, k, w.sum() / k).report()
             key = (rep["max_deviation"] <= self.tolerance + 1e-12, rep["polsby_popper_mean"], -rep["max_deviation"])
             for kk in total:
@@ -340,7 +372,7 @@ class DistrictPartitioner:
                 best, best_key = labels, key
         return best, total
 
-    def _solve_once(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str):
+    def _solve_once(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str, seeds=None):
         target = w.sum() / k
         heavy = np.flatnonzero(w > target * (1 + self.tolerance))
         if len(heavy):
@@ -351,10 +383,11 @@ class DistrictPartitioner:
         if prev is not None:
             labels = _from_previous(g, w, centroid, prev, k, rng)
         else:
-            labels = _power_diagram(g, w, centroid, area, k, rng) if self.init == "power" else _bisect(g, w, centroid, k, rng)
-            if len(np.unique(labels)) < k:  # the repair emptied a district: fall back to bisection
+            labels = (_power_diagram(g, w, centroid, area, k, rng, seeds=seeds) if self.init == "power" or seeds is not None
+                      else _bisect(g, w, centroid, k, rng))
+            if len(np.unique(labels)) < k and seeds is None:  # the repair emptied a district
                 labels = _bisect(g, w, centroid, k, rng)
-        state = _State(g, w, area, perim, labels, k, target)
+        state = _State(g, w, area, perim, labels, k, target, None if seeds is None else seeds >= 0)
         compact = self.compactness and prev is None  # a re-plan keeps districts where they are
         # Continuation: compact at a loose tolerance first, then tighten step by step, so each
         # balancing step starts from round districts and only has to nudge them.
@@ -456,7 +489,7 @@ def _names(units, idx, limit: int = 10) -> str:
 
 
 def _power_diagram(g: _Graph, w: np.ndarray, xy: np.ndarray, area: np.ndarray, k: int, rng,
-                   iterations: int = 80) -> np.ndarray:
+                   iterations: int = 80, seeds: np.ndarray | None = None) -> np.ndarray:
     """Compact, roughly balanced first cut: units go to the nearest of k centres in a power
     diagram (squared distance minus a per-district offset); centres move to their districts'
     centroids (Lloyd) while each offset grows where the district is light and shrinks where it
@@ -479,6 +512,9 @@ def _power_diagram(g: _Graph, w: np.ndarray, xy: np.ndarray, area: np.ndarray, k
     else:
         pw = w + 1e-9
         centres[:] = xy[rng.choice(n, size=k, replace=False, p=pw / pw.sum())]
+    seeded = np.flatnonzero(seeds >= 0) if seeds is not None else np.empty(0, int)
+    if len(seeded):
+        centres[seeds[seeded]] = xy[seeded]  # a seeded district starts at its seed
     beta = np.zeros(k)
     near = min(k, 12)
     for _ in range(iterations):
@@ -488,6 +524,8 @@ def _power_diagram(g: _Graph, w: np.ndarray, xy: np.ndarray, area: np.ndarray, k
         cand = cand.reshape(n, near)
         d = ((xy[:, None, :] - centres[cand]) ** 2).sum(-1) - beta[cand]
         lab = cand[np.arange(n), np.argmin(d, axis=1)]
+        if len(seeded):
+            lab[seeded] = seeds[seeded]
         W = np.bincount(lab, weights=w, minlength=k)
         Ar = np.bincount(lab, weights=area, minlength=k)
         live = W > 0
@@ -501,10 +539,10 @@ def _power_diagram(g: _Graph, w: np.ndarray, xy: np.ndarray, area: np.ndarray, k
             beta[j] = beta[heavy]
         scale = np.maximum(Ar, 1.0) / np.pi
         beta += 0.5 * (1 - W / T) * scale
-    return _repair_contiguity(g, w, lab, k)
+    return _repair_contiguity(g, w, lab, k, seeds)
 
 
-def _repair_contiguity(g: _Graph, w: np.ndarray, lab: np.ndarray, k: int) -> np.ndarray:
+def _repair_contiguity(g: _Graph, w: np.ndarray, lab: np.ndarray, k: int, seeds=None) -> np.ndarray:
     lab = lab.copy()
     for _ in range(100):
         stray = []
@@ -515,6 +553,8 @@ def _repair_contiguity(g: _Graph, w: np.ndarray, lab: np.ndarray, k: int) -> np.
             n_comp, comp = connected_components(_subgraph(g, idx), directed=False)
             if n_comp > 1:
                 keep = int(np.argmax(np.bincount(comp, weights=w[idx] + 1e-9)))
+                if seeds is not None and (seeds[idx] >= 0).any():  # the piece holding the seed stays
+                    keep = int(comp[np.flatnonzero(seeds[idx] >= 0)[0]])
                 stray.extend(idx[comp != keep].tolist())
         if not stray:
             return lab
@@ -666,8 +706,9 @@ def _subgraph(g: _Graph, idx: np.ndarray) -> sparse.csr_matrix:
 class _State:
     """Labels plus per-district totals, updated move by move."""
 
-    def __init__(self, g: _Graph, w, area, perim, labels, k, target):
+    def __init__(self, g: _Graph, w, area, perim, labels, k, target, fixed=None):
         self.g, self.w, self.area, self.perim, self.k, self.T = g, w, area, perim, k, target
+        self.fixed = np.zeros(len(w), bool) if fixed is None else fixed  # seed units never move
         self.labels = labels.copy()
         self.W = np.bincount(labels, weights=w, minlength=k)
         self.A = np.bincount(labels, weights=area, minlength=k)
@@ -693,7 +734,7 @@ class _State:
         own = lab[u_of] == d_of
         s_own = np.zeros(len(lab))
         s_own[u_of[own]] = s[own]
-        move = ~own
+        move = ~own & ~self.fixed[u_of]
         return u_of[move], d_of[move], s[move], s_own[u_of[move]]
 
     def _apply(self, u, b, s_ub, s_ua):
@@ -833,7 +874,8 @@ class _State:
             da, db = lab[su], lab[sv]
             side: dict[tuple[int, int], set] = {}
             for u, a, b in zip(su.tolist(), da.tolist(), db.tolist()):
-                side.setdefault((a, b), set()).add(u)
+                if not self.fixed[u]:
+                    side.setdefault((a, b), set()).add(u)
             flows = sorted(((phi[a] - phi[b], a, b) for (a, b) in side if phi[a] > phi[b]), reverse=True)
             touched, applied = set(), 0
             for f, a, b in flows:
@@ -871,7 +913,8 @@ class _State:
         pairs = {}
         for u, v in zip(g.src[cut].tolist(), g.indices[cut].tolist()):
             a, b = int(lab[u]), int(lab[v])
-            pairs.setdefault((a, b), set()).add(u)
+            if not self.fixed[u]:
+                pairs.setdefault((a, b), set()).add(u)
         dev = self.W - T
         order = sorted({(min(a, b), max(a, b)) for a, b in pairs}, key=lambda p: -abs(dev[p[0]] - dev[p[1]]))
         touched, applied = set(), 0
@@ -926,7 +969,8 @@ class _State:
             cut = lab[g.src] != lab[g.indices]
             pairs: dict[tuple[int, int], set] = {}
             for u, v in zip(g.src[cut].tolist(), g.indices[cut].tolist()):
-                pairs.setdefault((int(lab[u]), int(lab[v])), set()).add(u)
+                if not self.fixed[u]:
+                    pairs.setdefault((int(lab[u]), int(lab[v])), set()).add(u)
             applied, touched = 0, set()
             for (a, b) in sorted(p for p in pairs if p[0] < p[1]):
                 if a in touched or b in touched or (b, a) not in pairs:
@@ -1001,7 +1045,7 @@ class _State:
 def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, target_size: float | None = None,
                     tolerance: float = 0.02, weight=None, barriers: gpd.GeoDataFrame | None = None,
                     parent: str | None = None, previous: str | None = None, locked: str | None = None,
-                    random_state: int | None = 0,
+                    seeds: str | None = None, random_state: int | None = 0,
                     source: str = "units") -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
     """The whole job on any polygon layer: returns the units (every row and column kept, in their
     own CRS) with a `district` code, the dissolved districts with totals and metrics, and the
@@ -1029,7 +1073,7 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
     adj, _ = adjacency(metric, barriers=lines, crossings=crossings)
     part = DistrictPartitioner(n_districts=n_districts, target_size=target_size, tolerance=tolerance,
                                weight=weight, parent=parent, previous=previous, locked=locked,
-                               random_state=random_state).fit(metric, adjacency=adj)
+                               seeds=seeds, random_state=random_state).fit(metric, adjacency=adj)
     codes = np.array([f"D{i + 1:03d}" for i in range(part.n_districts_)], dtype=object)
     if part.previous_codes_:
         kept = min(len(part.previous_codes_), part.n_districts_)
@@ -1048,6 +1092,8 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
     districts["district"] = codes[districts["district"].to_numpy()]
     districts = districts.to_crs(units.crs)
     report = {k: v for k, v in part.report_.items() if k != "per_district"}
+    if part.seeds_:
+        report["seeds"] = {name: codes[lab] for name, lab in part.seeds_.items()}
     if part.realignment_ is not None:
         prev_codes = np.array([str(c) for c in part.previous_codes_], dtype=object)
         r = part.realignment_

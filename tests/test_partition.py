@@ -243,3 +243,23 @@ def test_realignment_lists_every_moved_unit_and_validation_counts_holes():
     ring = ring[ring["box_id"] != "U0202"].reset_index(drop=True)
     one = DistrictPartitioner(n_districts=1).fit(ring)
     assert one.districts_["holes"].iat[0] == 1 and one.report_["districts_with_holes"] == 1
+
+
+def test_seeds_get_their_own_district_and_never_leave_it():
+    units = lattice(12, 12, np.random.default_rng(16))
+    units["base"] = pd.array([None] * len(units), dtype="string")
+    picks = {"王经理": "U0101", "李经理": "U1010", "张经理": "U0110"}
+    for name, box in picks.items():
+        units.loc[units["box_id"] == box, "base"] = name
+    part = DistrictPartitioner(n_districts=5, tolerance=0.05, seeds="base", random_state=0).fit(units)
+    assert set(part.seeds_) == set(picks)
+    assert len(set(part.seeds_.values())) == 3  # one district per seed
+    for name, box in picks.items():
+        assert part.labels_[int(np.flatnonzero(units["box_id"] == box)[0])] == part.seeds_[name]
+    assert part.report_["non_contiguous"] == 0 and part.report_["within_tolerance"]
+    twice = units.copy()
+    twice.loc[twice["box_id"] == "U0505", "base"] = "王经理"
+    with pytest.raises(InputError, match="seed '王经理' stands on 2 units"):
+        DistrictPartitioner(n_districts=5, seeds="base").fit(twice)
+    with pytest.raises(InfeasiblePlan, match="3 seeds for 2 districts"):
+        DistrictPartitioner(n_districts=2, seeds="base").fit(units)
