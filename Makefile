@@ -46,6 +46,7 @@ bench: setup
 	$(BIN)/python bench/bench_demo.py
 	$(BIN)/python bench/bench_partition_scale.py
 	$(BIN)/python bench/bench_partition.py
+	$(BIN)/python bench/bench_opportunities.py
 
 stop:
 	@bash scripts/pgcluster.sh stop

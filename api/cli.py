@@ -311,6 +311,107 @@ def plan_list(city: CityOpt = None) -> None:
     out.print(t)
 
 
+# ---- opportunities ------------------------------------------------------------------------------
+
+alerts_app = typer.Typer(help="Opportunity alerts in the store: evaluate, list, and their life cycle.",
+                         no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+Reach = Annotated[float, typer.Option("--reach", help="Metres a box can serve (along the streets when loaded).")]
+TakeUp = Annotated[float, typer.Option("--take-up", help="Share of households that will subscribe.")]
+Threshold = Annotated[float, typer.Option("--threshold", help="Utilisation above which a box needs expanding.")]
+Horizon = Annotated[int, typer.Option("--horizon", help="Months ahead for the utilisation forecast.")]
+
+
+@app.command()
+def opportunities(boxes: Annotated[Path, typer.Option("--boxes", help="Points with box_id, capacity, used.")],
+                  demand: Annotated[Path, typer.Option("--demand", help="Points/outlines with report_id, households.")],
+                  out_file: Annotated[Path, typer.Option("--out", help="Output file (layer 'alerts').")],
+                  streets: Annotated[Optional[Path], typer.Option(help="Street lines: reach measured along them.")] = None,
+                  subscribers: Annotated[Optional[Path], typer.Option(help="Points with box_id, connected_since (trend).")] = None,
+                  reach: Reach = 300.0, take_up: TakeUp = 0.6, threshold: Threshold = 0.85, horizon: Horizon = 6,
+                  as_of: Annotated[Optional[str], typer.Option(help="Date the trend is measured to (default today).")] = None) -> None:
+    """Alerts from plain files: extend the network, expand a box, demand outside coverage."""
+    from gis.io import read_file, write_file
+    from planning.opportunities import evaluate
+    scan = evaluate(read_file(boxes), read_file(demand), reach_m=reach, take_up=take_up, threshold=threshold,
+                    horizon_months=horizon, streets=read_file(streets) if streets else None,
+                    subscribers=read_file(subscribers) if subscribers else None, as_of=as_of)
+    a = scan.alerts.copy()
+    a["report_ids"] = a["report_ids"].map(lambda r: ",".join(r))
+    a = a.to_crs(read_file(boxes).crs)
+    if out_file.exists():
+        out_file.unlink()
+    write_file(a, out_file, layer="alerts")
+    print(json.dumps({**scan.summary(), "output": str(out_file)}, default=float))
+
+
+@alerts_app.command("evaluate")
+def alerts_evaluate(city: CityOpt = None, reach: Reach = 300.0, take_up: TakeUp = 0.6, threshold: Threshold = 0.85,
+                    horizon: Horizon = 6,
+                    streets: Annotated[bool, typer.Option(help="Measure reach along the stored streets.")] = True,
+                    as_of: Annotated[Optional[str], typer.Option(help="Date the trend is measured to (default today).")] = None,
+                    by: Annotated[str, typer.Option(help="Who runs the evaluation (audit trail).")] = "pianqu evaluate") -> None:
+    """Evaluate the stored network and reports; new alerts are raised, existing ones updated, and
+    those whose cause is gone closed with the reason."""
+    from api.opportunities import evaluate_city
+    with _progress() as p:
+        p.add_task("evaluating opportunities", total=None)
+        _, res = evaluate_city(_engine(), city, use_streets=streets, actor=by, reach_m=reach, take_up=take_up,
+                               threshold=threshold, horizon_months=horizon, as_of=as_of)
+    print(json.dumps(res, default=float))
+
+
+@alerts_app.command("list")
+def alerts_list(city: CityOpt = None, kind: Optional[str] = None, status: Optional[str] = None,
+                limit: int = 50, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Alerts, best first."""
+    from api.opportunities import alert_frame
+    from planning.opportunities import KINDS
+    if kind and kind not in KINDS:
+        raise InputError(f"unknown alert kind {kind!r}; kinds: {', '.join(KINDS)}")
+    statuses = ("new", "acknowledged", "planned", "done", "dismissed", "closed")
+    if status and status not in statuses:
+        raise InputError(f"unknown status {status!r}; statuses: {', '.join(statuses)}")
+    df = alert_frame(_engine(), city, kind, status, limit)
+    if as_json:
+        cols = ["id", "kind", "status", "alert_key", "report_id", "box_id", "score", "expected_lines", "distance_m",
+                "cost", "reason", "status_by", "status_note"]
+        print(json.dumps(df[cols].to_dict("records"), default=str))
+        return
+    t = Table("alert", "kind", "status", "site", "box", "lines", "distance", "score (CNY)", "reason")
+    for r in df.itertuples():
+        t.add_row(r.id, r.kind, r.status, str(r.alert_key), str(r.box_id or ""), f"{r.expected_lines or 0:,.0f}",
+                  "" if r.distance_m is None or r.distance_m != r.distance_m else f"{r.distance_m:,.0f} m",
+                  f"{r.score:,.0f}" if r.score is not None else "", r.reason or "")
+    out.print(t)
+
+
+def _step(to: str):
+    def command(alert_id: str, by: Annotated[str, typer.Option(help="Who makes the change.")],
+                note: Annotated[Optional[str], typer.Option(help="A note (the reason, for a dismissal).")] = None) -> None:
+        from gis import alerts as store_alerts
+        with _engine().begin() as conn:
+            print(json.dumps(store_alerts.transition(conn, alert_id, to, by, note)))
+    command.__doc__ = f"Move an alert to '{to}' (recorded with who and when)."
+    return command
+
+
+for _name, _to in (("ack", "acknowledged"), ("plan", "planned"), ("done", "done"), ("dismiss", "dismissed")):
+    alerts_app.command(_name)(_step(_to))
+
+
+@alerts_app.command("history")
+def alerts_history(alert_id: str) -> None:
+    """Every status an alert went through, who moved it and when."""
+    from gis import alerts as store_alerts
+    with _engine().connect() as conn:
+        h = store_alerts.history(conn, alert_id)
+    t = Table("when", "who", "from", "to", "note")
+    for r in h.itertuples():
+        t.add_row(f"{r.at:%Y-%m-%d %H:%M:%S}", r.actor, r.from_status or "", r.to_status, r.note or "")
+    out.print(t)
+
+
 # ---- summary ----------------------------------------------------------------------------------
 
 @app.command()

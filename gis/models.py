@@ -335,3 +335,51 @@ class DistrictAssignment(Base):
     valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     assigned_by: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+ALERT_KINDS = ("extend_network", "expand_box", "outside_coverage", "rebuild")
+ALERT_STATUSES = ("new", "acknowledged", "planned", "done", "dismissed", "closed")
+
+
+class Alert(Base):
+    """An opportunity alert for planners. (city, kind, alert_key) is the site it is about, so a
+    re-evaluation updates the alert instead of raising a second one."""
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ALERT_KINDS), name="kind"),
+        CheckConstraint(_in("status", ALERT_STATUSES), name="status"),
+        CheckConstraint("status <> 'dismissed' OR status_note IS NOT NULL", name="dismissed_has_reason"),
+        UniqueConstraint("city_id", "kind", "alert_key", name="uq_alerts_site"),
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    city_id: Mapped[str] = _city()
+    kind: Mapped[str] = mapped_column(Text)
+    alert_key: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="new", index=True)
+    report_id: Mapped[str | None] = mapped_column(Text)
+    box_id: Mapped[str | None] = mapped_column(Text)
+    cable_id: Mapped[str | None] = mapped_column(Text)
+    score: Mapped[float | None] = mapped_column(Float)
+    expected_lines: Mapped[float | None] = mapped_column(Float)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    cost: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict | None] = mapped_column(JSONB)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    status_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    status_by: Mapped[str | None] = mapped_column(Text)
+    status_note: Mapped[str | None] = mapped_column(Text)
+    geometry = _geom("GEOMETRY")
+
+
+class AlertEvent(Base):
+    """The audit trail: every change of an alert's status, who made it and when."""
+    __tablename__ = "alert_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(Text)
+    from_status: Mapped[str | None] = mapped_column(Text)
+    to_status: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)

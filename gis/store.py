@@ -266,7 +266,9 @@ def read_layer(conn: Connection, name: str, city: str | None = None,
         column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False,
         true_values=["t"], false_values=["f"]))
     df = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get)
-    geom = shapely.from_wkb(df.pop("geometry").to_numpy(dtype=object))
+    hexes = df.pop("geometry").to_numpy(dtype=object)
+    hexes[pd.isna(hexes)] = None  # a city may have no outline
+    geom = shapely.from_wkb(hexes)
     return gpd.GeoDataFrame(df, geometry=geom, crs=SRID)
 
 
