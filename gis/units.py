@@ -166,12 +166,30 @@ def _reassign_across_barriers(parts, owner, site_xy, site_unit, lines, passes: i
     return unit
 
 
+SLOW_FACTOR = 0.1
+
+
+def _slow_lines(barriers: gpd.GeoDataFrame | None, crs):
+    """Line barriers whose `effect` is "slow": they weaken a border instead of cutting it."""
+    b = _metric(barriers, crs)
+    if b is None or "effect" not in b.columns:
+        return None, b
+    slow = (b["effect"].astype("string").str.lower() == "slow").fillna(False).to_numpy(dtype=bool)
+    geoms = b.geometry.to_numpy()
+    lines = slow & (shapely.get_dimensions(geoms) == 1)
+    return (shapely.union_all(geoms[lines]) if lines.any() else None), b[~lines]
+
+
 def adjacency(areas: gpd.GeoDataFrame, *, barriers: gpd.GeoDataFrame | None = None,
-              crossings: gpd.GeoDataFrame | None = None,
-              crossing_reach: float = 400.0) -> tuple[sparse.csr_matrix, pd.DataFrame]:
+              crossings: gpd.GeoDataFrame | None = None, crossing_reach: float = 400.0,
+              slow_factor: float = SLOW_FACTOR) -> tuple[sparse.csr_matrix, pd.DataFrame]:
     """Symmetric sparse matrix of shared border length (metres) between areas (in a metric CRS),
-    and a table of the links that crossings added (`a`, `b`, `crossing`), which have length 1.
+    and a table of links (`a`, `b`, `crossing`): those crossings added, which have length 1, and
+    the borders along a slow barrier (`crossing` "(slow barrier)").
     Borders along a line barrier (pass the same `barriers` as to service_areas) do not count.
+    A barrier whose `effect` column says "slow" does not cut: the border along it counts
+    `slow_factor` of its length, so a district crossing it looks less compact and the
+    partitioner prefers to stop there, without forbidding it.
 
     A crossing joins, among the areas within `crossing_reach` metres of it, the nearest area of
     each side: the sides are the groups those areas form without the crossing."""
@@ -182,13 +200,19 @@ def adjacency(areas: gpd.GeoDataFrame, *, barriers: gpd.GeoDataFrame | None = No
     upper = i < j
     i, j = i[upper], j[upper]
     shared_geom = shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[j]))
+    slow, barriers = _slow_lines(barriers, areas.crs)
     _, lines = _barrier_parts(barriers, areas.crs)
     if lines is not None:  # a border along a railway or motorway does not make neighbours
         shared_geom = shapely.difference(shared_geom, lines.buffer(0.5, cap_style="flat"))
     shared = shapely.length(shared_geom)
+    along = np.zeros(len(shared))
+    if slow is not None:
+        along = shapely.length(shapely.intersection(shared_geom, slow.buffer(0.5, cap_style="flat")))
+        shared = shared - (1 - slow_factor) * along
     touch = shared > 1e-6  # a corner contact is not a shared border
-    i, j, w = i[touch], j[touch], shared[touch]
-    links = []
+    i, j, w, along = i[touch], j[touch], shared[touch], along[touch]
+    slowed = along > 1.5  # more than a border crossing the 1 m wide buffer
+    links = [(int(a_), int(b_), "(slow barrier)") for a_, b_ in zip(i[slowed], j[slowed])]
     if crossings is not None and len(crossings):
         cx = crossings.to_crs(areas.crs)
         base = sparse.coo_matrix((np.r_[w, w], (np.r_[i, j], np.r_[j, i])), shape=(n, n)).tocsr()
@@ -207,10 +231,11 @@ def adjacency(areas: gpd.GeoDataFrame, *, barriers: gpd.GeoDataFrame | None = No
                 for b_ in range(a_ + 1, k):
                     links.append((min(heads[a_], heads[b_]), max(heads[a_], heads[b_]), cid))
     link_df = pd.DataFrame(links, columns=["a", "b", "crossing"]).drop_duplicates(["a", "b"])
-    if len(link_df):
-        i = np.r_[i, link_df["a"].to_numpy()]
-        j = np.r_[j, link_df["b"].to_numpy()]
-        w = np.r_[w, np.ones(len(link_df))]
+    added = link_df[link_df["crossing"] != "(slow barrier)"]
+    if len(added):
+        i = np.r_[i, added["a"].to_numpy()]
+        j = np.r_[j, added["b"].to_numpy()]
+        w = np.r_[w, np.ones(len(added))]
     adj = sparse.coo_matrix((np.r_[w, w], (np.r_[i, j], np.r_[j, i])), shape=(n, n)).tocsr()
     adj.sum_duplicates()
     return adj, link_df.reset_index(drop=True)

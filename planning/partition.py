@@ -174,7 +174,10 @@ class DistrictPartitioner:
     # ---- fit ------------------------------------------------------------------------------
 
     def fit(self, units: gpd.GeoDataFrame, adjacency: sparse.spmatrix | None = None,
-            crossings: gpd.GeoDataFrame | None = None) -> "DistrictPartitioner":
+            crossings: gpd.GeoDataFrame | None = None, slow_pairs=None) -> "DistrictPartitioner":
+        """`slow_pairs`: (a, b) unit pairs whose border runs along a barrier that slows growth
+        (gis.units.adjacency lists them): a district's first cut does not grow across it unless
+        it must, and the search treats that border as nearly no border."""
         t0 = time.perf_counter()
         if len(units) == 0:
             raise InputError("no units to partition")
@@ -202,6 +205,15 @@ class DistrictPartitioner:
         area = shapely.area(geoms)
         perim = shapely.length(shapely.boundary(geoms))
         centroid = shapely.get_coordinates(shapely.centroid(geoms))
+        side = None
+        if slow_pairs is not None and len(slow_pairs):
+            a_, b_ = np.asarray(slow_pairs, dtype=int).T
+            cut = adjacency.tolil(copy=True)
+            cut[a_, b_] = 0
+            cut[b_, a_] = 0
+            cut = cut.tocsr()
+            cut.eliminate_zeros()
+            side = connected_components(cut, directed=False)[1]
 
         # Nesting: each parent area gets its own districts, as many as its share of the workload.
         if self.parent is not None:
@@ -254,7 +266,8 @@ class DistrictPartitioner:
                 pos = {n_: i for i, n_ in enumerate(names)}
                 seeds_g = np.array([pos.get(x, -1) for x in seed_of[idx]])
             lab, r = self._solve(_Graph.from_csr(sub_adj), w[idx], area[idx], perim[idx], centroid[idx], kg,
-                                 rng, None if prev is None else prev[idx], sub_units, where, seeds_g)
+                                 rng, None if prev is None else prev[idx], sub_units, where, seeds_g,
+                                 None if side is None else side[idx])
             labels[idx] = lab + offset
             targets[offset:offset + kg] = w[idx].sum() / kg
             for key in rounds:
@@ -357,13 +370,13 @@ class DistrictPartitioner:
             raise InfeasiblePlan(f"{self.parent} {short[0]} has {counts[short[0]]} units for {dict(zip(groups, seats))[short[0]]} districts")
         return dict(zip(groups, seats.tolist()))
 
-    def _solve(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str, seeds=None):
+    def _solve(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str, seeds=None, side=None):
         """Best of `n_init` runs (a re-plan runs once: it starts from the previous plan): plans
         within the tolerance first, then the roundest (mean Polsby-Popper)."""
         runs = 1 if prev is not None else max(1, int(self.n_init))
         best, best_key, total = None, None, {"balance": 0, "compactness": 0}
         for _ in range(runs):
-            labels, rounds = self._solve_once(g, w, area, perim, centroid, k, rng, prev, units, where, seeds)
+            labels, rounds = self._solve_once(g, w, area, perim, centroid, k, rng, prev, units, where, seeds, side)
             rep = _State(g, w, area, perim, labels, k, w.sum() / k).report()
             key = (rep["max_deviation"] <= self.tolerance + 1e-12, rep["polsby_popper_mean"], -rep["max_deviation"])
             for kk in total:
@@ -372,7 +385,8 @@ class DistrictPartitioner:
                 best, best_key = labels, key
         return best, total
 
-    def _solve_once(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str, seeds=None):
+    def _solve_once(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str, seeds=None,
+                    side=None):
         target = w.sum() / k
         heavy = np.flatnonzero(w > target * (1 + self.tolerance))
         if len(heavy):
@@ -383,7 +397,8 @@ class DistrictPartitioner:
         if prev is not None:
             labels = _from_previous(g, w, centroid, prev, k, rng)
         else:
-            labels = (_power_diagram(g, w, centroid, area, k, rng, seeds=seeds) if self.init == "power" or seeds is not None
+            labels = (_power_diagram(g, w, centroid, area, k, rng, seeds=seeds, side=side)
+                      if self.init == "power" or seeds is not None
                       else _bisect(g, w, centroid, k, rng))
             if len(np.unique(labels)) < k and seeds is None:  # the repair emptied a district
                 labels = _bisect(g, w, centroid, k, rng)
@@ -457,8 +472,12 @@ class DistrictPartitioner:
         out = df.dissolve("district", aggfunc="sum", method="coverage")
         out["units"] = np.bincount(self.labels_, minlength=self.n_districts_)
         out["deviation"] = out["workload"] / self.target_ - 1
-        per = self.report_["per_district"]
-        out["polsby_popper"] = per["polsby_popper"]
+        # Measured on the dissolved outlines: the search's own perimeters discount borders
+        # along slow barriers, which is a preference, not geometry.
+        out["polsby_popper"] = 4 * np.pi * out.area / np.maximum(out.length, 1e-9) ** 2
+        self.report_["polsby_popper_mean"] = float(out["polsby_popper"].mean())
+        self.report_["polsby_popper_min"] = float(out["polsby_popper"].min())
+        self.report_["per_district"]["polsby_popper"] = out["polsby_popper"].tolist()
         # Validation: separate parts (a district joined across a bridge has two) and holes
         # (another district, or unserved land, enclosed by this one).
         geoms = out.geometry.to_numpy()
@@ -489,7 +508,7 @@ def _names(units, idx, limit: int = 10) -> str:
 
 
 def _power_diagram(g: _Graph, w: np.ndarray, xy: np.ndarray, area: np.ndarray, k: int, rng,
-                   iterations: int = 80, seeds: np.ndarray | None = None) -> np.ndarray:
+                   iterations: int = 80, seeds: np.ndarray | None = None, side: np.ndarray | None = None) -> np.ndarray:
     """Compact, roughly balanced first cut: units go to the nearest of k centres in a power
     diagram (squared distance minus a per-district offset); centres move to their districts'
     centroids (Lloyd) while each offset grows where the district is light and shrinks where it
@@ -517,12 +536,16 @@ def _power_diagram(g: _Graph, w: np.ndarray, xy: np.ndarray, area: np.ndarray, k
         centres[seeds[seeded]] = xy[seeded]  # a seeded district starts at its seed
     beta = np.zeros(k)
     near = min(k, 12)
+    unit_tree = cKDTree(xy) if side is not None else None
     for _ in range(iterations):
         # Offsets are local, so the power-nearest centre is among the few Euclidean-nearest:
         # a k-d tree query keeps this O(n log k) instead of an n x k distance matrix.
         _, cand = cKDTree(centres).query(xy, k=near)
         cand = cand.reshape(n, near)
         d = ((xy[:, None, :] - centres[cand]) ** 2).sum(-1) - beta[cand]
+        if side is not None:  # across a slow barrier a centre looks a district's diameter farther away
+            c_side = side[unit_tree.query(centres)[1]]
+            d += (side[:, None] != c_side[cand]) * (4 * area.sum() / (np.pi * k))
         lab = cand[np.arange(n), np.argmin(d, axis=1)]
         if len(seeded):
             lab[seeded] = seeds[seeded]
@@ -1070,10 +1093,11 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
         lines, crossings = b[~is_point], b[is_point]
         if "id" not in crossings.columns:
             crossings = crossings.assign(id=[f"crossing {i + 1}" for i in range(len(crossings))])
-    adj, _ = adjacency(metric, barriers=lines, crossings=crossings)
+    adj, links = adjacency(metric, barriers=lines, crossings=crossings)
+    slow = links.loc[links["crossing"] == "(slow barrier)", ["a", "b"]].to_numpy()
     part = DistrictPartitioner(n_districts=n_districts, target_size=target_size, tolerance=tolerance,
                                weight=weight, parent=parent, previous=previous, locked=locked,
-                               seeds=seeds, random_state=random_state).fit(metric, adjacency=adj)
+                               seeds=seeds, random_state=random_state).fit(metric, adjacency=adj, slow_pairs=slow)
     codes = np.array([f"D{i + 1:03d}" for i in range(part.n_districts_)], dtype=object)
     if part.previous_codes_:
         kept = min(len(part.previous_codes_), part.n_districts_)

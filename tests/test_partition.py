@@ -263,3 +263,28 @@ def test_seeds_get_their_own_district_and_never_leave_it():
         DistrictPartitioner(n_districts=5, seeds="base").fit(twice)
     with pytest.raises(InfeasiblePlan, match="3 seeds for 2 districts"):
         DistrictPartitioner(n_districts=2, seeds="base").fit(units)
+
+
+def test_a_slow_barrier_steers_district_borders_onto_it_without_cutting_the_graph():
+    # A 12 x 12 lattice of equal load split in two: north/south and east/west halves are equally
+    # good. A motorway runs east-west through the middle; slowed by it, every plan splits there.
+    units = lattice(12, 12, np.random.default_rng(0))
+    units["subscribers"] = 100
+    road = gpd.GeoDataFrame({"effect": ["slow"]}, geometry=[shapely.LineString([(X0 - 10, Y0 + 600),
+                                                                               (X0 + 1210, Y0 + 600)])], crs=units.crs)
+    slow, links = adjacency(units, barriers=road)
+    pairs = links.loc[links["crossing"] == "(slow barrier)", ["a", "b"]].to_numpy()
+    assert len(pairs) == 12  # one border per column
+    block, _ = adjacency(units, barriers=road.assign(effect="block"))
+    plain, _ = adjacency(units)
+    assert connected_components(slow, directed=False)[0] == 1      # slowed, not cut
+    assert connected_components(block, directed=False)[0] == 2     # cut
+    south = units.geometry.centroid.y.to_numpy() < Y0 + 600
+
+    def split_on_road(adj, seed, slow_pairs=None):
+        labels = DistrictPartitioner(n_districts=2, tolerance=0.02, random_state=seed).fit(
+            units, adjacency=adj, slow_pairs=slow_pairs).labels_
+        return len(set(labels[south])) == 1 and labels[south][0] not in set(labels[~south])
+    seeds = range(6)
+    assert all(split_on_road(slow, s_, pairs) for s_ in seeds)
+    assert not all(split_on_road(plain, s_) for s_ in seeds)  # without it, plans split either way
