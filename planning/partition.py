@@ -12,7 +12,9 @@ How (each step keeps every district contiguous):
    connected parts weighted k1 : k2, grown from one end of its long axis, so parts are compact;
 3. local search over single boundary moves: first balance (sum of squared deviations from the
    target), then compactness (mean Polsby-Popper) under the tolerance as a hard bound. A move is
-   applied only if the donor district stays connected; many independent moves per round.
+   applied only if the donor district stays connected; many independent moves per round;
+4. merge-and-resplit of neighbouring districts along the roundest straight cut that keeps both
+   within the tolerance (see `_State.recombine`), which undoes shapes local moves cannot.
 """
 from __future__ import annotations
 
@@ -402,7 +404,7 @@ class DistrictPartitioner:
                       else _bisect(g, w, centroid, k, rng))
             if len(np.unique(labels)) < k and seeds is None:  # the repair emptied a district
                 labels = _bisect(g, w, centroid, k, rng)
-        state = _State(g, w, area, perim, labels, k, target, None if seeds is None else seeds >= 0)
+        state = _State(g, w, area, perim, labels, k, target, None if seeds is None else seeds >= 0, centroid)
         compact = self.compactness and prev is None  # a re-plan keeps districts where they are
         # Continuation: compact at a loose tolerance first, then tighten step by step, so each
         # balancing step starts from round districts and only has to nudge them.
@@ -425,6 +427,7 @@ class DistrictPartitioner:
                 continue
             for _ in range(6):
                 r = state.compact(self.max_rounds, tol) + state.compact_swaps(self.max_rounds, tol)
+                r += state.recombine(tol) - 1
                 rounds["compactness"] += r
                 if r <= 2:
                     break
@@ -729,8 +732,9 @@ def _subgraph(g: _Graph, idx: np.ndarray) -> sparse.csr_matrix:
 class _State:
     """Labels plus per-district totals, updated move by move."""
 
-    def __init__(self, g: _Graph, w, area, perim, labels, k, target, fixed=None):
+    def __init__(self, g: _Graph, w, area, perim, labels, k, target, fixed=None, centroid=None):
         self.g, self.w, self.area, self.perim, self.k, self.T = g, w, area, perim, k, target
+        self.centroid = centroid
         self.fixed = np.zeros(len(w), bool) if fixed is None else fixed  # seed units never move
         self.labels = labels.copy()
         self.W = np.bincount(labels, weights=w, minlength=k)
@@ -1028,6 +1032,145 @@ class _State:
 
     def _pp(self, d: int) -> float:
         return 4 * np.pi * self.A[d] / max(self.P[d], 1e-9) ** 2
+
+    def recombine(self, tol, rounds: int = 3, angles: int = 16) -> int:
+        """Merge and re-split (the move of GerryChain's ReCom, made deterministic): two
+        neighbouring districts are pooled and cut again by a straight line, in `angles`
+        directions, at the point that halves their workload; the roundest cut that keeps both
+        halves connected and within the tolerance replaces them. Local moves cannot undo a
+        district wrapped round its neighbour; this can. Worst pairs first."""
+        T, g = self.T, self.g
+        dirs = np.c_[np.cos(np.linspace(0, np.pi, angles, endpoint=False)),
+                     np.sin(np.linspace(0, np.pi, angles, endpoint=False))]
+        done = 0
+        for _ in range(rounds):
+            pp = 4 * np.pi * self.A / np.maximum(self.P, 1e-9) ** 2
+            lab = self.labels
+            cut = lab[g.src] != lab[g.indices]
+            pairs = np.unique(np.sort(np.c_[lab[g.src[cut]], lab[g.indices[cut]]], axis=1), axis=0)
+            pairs = pairs[np.argsort(pp[pairs[:, 0]] + pp[pairs[:, 1]], kind="stable")]
+            touched: set[int] = set()
+            applied = 0
+            for a, b in pairs.tolist():
+                if a in touched or b in touched:
+                    continue
+                idx = np.array(sorted(self.members[a] | self.members[b]))
+                if self.fixed[idx].any() or len(idx) < 4:
+                    continue
+                res = self._best_cut(idx, a, dirs, tol)
+                if res is None:
+                    continue
+                mask, gain = res
+                if gain <= 1e-4:
+                    continue
+                # Keep each code on the side that holds more of its old workload.
+                in_a = self.labels[idx] == a
+                keep = (self.w[idx] * (mask == in_a)).sum() >= (self.w[idx] * (mask != in_a)).sum()
+                self.labels[idx] = np.where(mask == keep, a, b)
+                for d in (a, b):
+                    mem = idx[self.labels[idx] == d]
+                    self.members[d] = set(mem.tolist())
+                    self.W[d], self.A[d], self.P[d] = self._totals(mem)
+                touched.update((a, b))
+                applied += 1
+            done += 1
+            if applied == 0:
+                break
+        return done
+
+    def _totals(self, mem: np.ndarray):
+        """Workload, area and perimeter of a set of units (shared borders counted out twice)."""
+        inside = np.zeros(len(self.w), bool)
+        inside[mem] = True
+        e = inside[self.g.src] & inside[self.g.indices]
+        return self.w[mem].sum(), self.area[mem].sum(), self.perim[mem].sum() - self.g.border[e].sum()
+
+    def _best_cut(self, idx, a, dirs, tol, tries: int = 8):
+        """The roundest straight cut of the pooled units: every cut position in every direction
+        scored at once (prefix sums of workload, area and perimeter; a border is inside the
+        prefix when both its units are), then connectivity checked on the best few."""
+        g, T = self.g, self.T
+        n = len(idx)
+        pos = np.full(len(self.w), -1)
+        pos[idx] = np.arange(n)
+        e = (pos[g.src] >= 0) & (pos[g.indices] >= 0)
+        es, ed, eb = pos[g.src[e]], pos[g.indices[e]], g.border[e]
+        w, ar, pe = self.w[idx], self.area[idx], self.perim[idx]
+        D = len(dirs)
+        order = np.argsort(self.centroid[idx] @ dirs.T, axis=0, kind="stable").T      # D x n
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.arange(n)[None, :].repeat(D, 0), axis=1)
+        cw, ca, cp = np.cumsum(w[order], 1), np.cumsum(ar[order], 1), np.cumsum(pe[order], 1)
+        hi = np.maximum(rank[:, es], rank[:, ed])
+        lo = np.minimum(rank[:, es], rank[:, ed])
+        rows = np.repeat(np.arange(D), len(es))
+        b_in = np.bincount(rows * n + hi.ravel(), weights=np.tile(eb, D), minlength=D * n).reshape(D, n).cumsum(1)
+        b_lo = np.bincount(rows * n + lo.ravel(), weights=np.tile(eb, D), minlength=D * n).reshape(D, n).cumsum(1)
+        tw, ta, tp, tb = w.sum(), ar.sum(), pe.sum(), eb.sum()
+        Pa = cp - b_in
+        Pb = (tp - cp) - (tb - b_lo)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = 4 * np.pi * (ca / Pa ** 2 + (ta - ca) / Pb ** 2)
+        dev_a, dev_b = cw / T - 1, (tw - cw) / T - 1
+        # Cuts a little out of balance are kept too: one unit moved across fixes them (below).
+        ok = (np.abs(dev_a) <= 3 * tol) & (np.abs(dev_b) <= 3 * tol)
+        ok[:, -1] = False
+        b = int(self.labels[idx][self.labels[idx] != a][0])
+        before = 4 * np.pi * (self.A[a] / self.P[a] ** 2 + self.A[b] / self.P[b] ** 2)
+        score = np.where(ok & np.isfinite(score), score, -np.inf)
+        flat = np.argsort(-score, axis=None, kind="stable")[:tries]
+        sub = sparse.csr_matrix((np.ones(len(es)), (es, ed)), shape=(n, n))
+
+        def connected(mask):
+            return (connected_components(sub[mask][:, mask], directed=False)[0] == 1
+                    and connected_components(sub[~mask][:, ~mask], directed=False)[0] == 1)
+
+        best, best_pp = None, before + 1e-4
+        for f in flat:
+            if score.flat[f] <= best_pp:
+                break
+            d, c = divmod(int(f), n)
+            mask = np.zeros(n, bool)
+            mask[order[d, :c + 1]] = True
+            if abs(dev_a[d, c]) <= tol and abs(dev_b[d, c]) <= tol:
+                if connected(mask):
+                    best, best_pp = mask, float(score.flat[f])
+                continue
+            # Move one unit from the heavier side across the cut, the one that leaves the
+            # pair roundest among those that bring both sides within the tolerance.
+            heavy = dev_a[d, c] > dev_b[d, c]
+            Wa = cw[d, c]
+            on_a = mask
+            to_a = np.bincount(es, weights=eb * on_a[ed], minlength=n)      # border with side A
+            to_b = np.bincount(es, weights=eb * ~on_a[ed], minlength=n)
+            cand = np.flatnonzero((on_a == heavy) & ((to_b if heavy else to_a) > 0))
+            if len(cand) == 0:
+                continue
+            sign = -1.0 if heavy else 1.0
+            new_wa = Wa + sign * w[cand]
+            fit = (np.abs(new_wa / T - 1) <= tol) & (np.abs((tw - new_wa) / T - 1) <= tol)
+            cand = cand[fit]
+            if len(cand) == 0:
+                continue
+            Pa0, Pb0, Aa0 = Pa[d, c], Pb[d, c], ca[d, c]
+            if heavy:   # u leaves A for B
+                Pa1 = Pa0 - pe[cand] + 2 * to_a[cand]
+                Pb1 = Pb0 + pe[cand] - 2 * to_b[cand]
+                Aa1 = Aa0 - ar[cand]
+            else:
+                Pa1 = Pa0 + pe[cand] - 2 * to_a[cand]
+                Pb1 = Pb0 - pe[cand] + 2 * to_b[cand]
+                Aa1 = Aa0 + ar[cand]
+            pp1 = 4 * np.pi * (Aa1 / Pa1 ** 2 + (ta - Aa1) / Pb1 ** 2)
+            for j in np.argsort(-pp1, kind="stable")[:4]:
+                if pp1[j] <= best_pp:
+                    break
+                m2 = mask.copy()
+                m2[cand[j]] = not heavy
+                if connected(m2):
+                    best, best_pp = m2, float(pp1[j])
+                    break
+        return None if best is None else (best, best_pp - before)
 
     def compact(self, rounds, tol) -> int:
         T = self.T
