@@ -180,6 +180,24 @@ def export(layer: str, file: Path, city: CityOpt = None) -> None:
 
 # ---- partition ----------------------------------------------------------------------------------
 
+def _limits(items: list[str] | None) -> dict | None:
+    """--limit revenue=0.05 (within 5 % of the mean) or --limit revenue=250000:320000 (bounds)."""
+    if not items:
+        return None
+    out: dict = {}
+    for it in items:
+        col, _, val = it.partition("=")
+        try:
+            if ":" in val:
+                lo, hi = val.split(":")
+                out[col.strip()] = (float(lo), float(hi))
+            else:
+                out[col.strip()] = float(val)
+        except ValueError:
+            raise InputError(f"--limit {it!r}: expected COLUMN=SHARE (e.g. revenue=0.05) or COLUMN=MIN:MAX") from None
+    return out
+
+
 def _weights(items: list[str] | None) -> dict[str, float] | None:
     if not items:
         return None
@@ -205,6 +223,7 @@ def partition(units_file: Annotated[Path, typer.Argument(help="Any polygon layer
               previous: Annotated[Optional[str], typer.Option(help="Column with the previous plan's districts.")] = None,
               locked: Annotated[Optional[str], typer.Option(help="Column with the codes of districts to keep exactly.")] = None,
               seeds: Annotated[Optional[str], typer.Option(help="Column naming a seed (a manager's base) on one unit each.")] = None,
+              limit: Annotated[Optional[list[str]], typer.Option(help="Hold a further column within limits: COLUMN=SHARE or COLUMN=MIN:MAX; repeatable.")] = None,
               seed: int = 0,
               layer: Annotated[Optional[str], typer.Option("--layer", help="Layer inside a multi-layer input.")] = None) -> None:
     """Partition any polygon layer into balanced, contiguous districts (file to file)."""
@@ -216,8 +235,8 @@ def partition(units_file: Annotated[Path, typer.Argument(help="Any polygon layer
         bars = read_file(barriers) if barriers else None
         out_units, out_districts, report = partition_units(
             units, n_districts=districts, target_size=target_size, tolerance=tolerance, weight=_weights(weight),
-            barriers=bars, parent=parent, previous=previous, locked=locked, seeds=seeds, random_state=seed,
-            source=units_file.name)
+            barriers=bars, parent=parent, previous=previous, locked=locked, seeds=seeds, limits=_limits(limit),
+            random_state=seed, source=units_file.name)
         if out_file.exists():
             out_file.unlink()
         write_file(out_units, out_file, layer="units")
@@ -245,6 +264,7 @@ def plan_create(city: CityOpt = None,
                 weight: Annotated[Optional[list[str]], typer.Option(help="subscribers, revenue, faults, area_km2 (COLUMN or COLUMN=COEF).")] = None,
                 parent: Annotated[Optional[str], typer.Option(help="communities or office_regions.")] = None,
                 previous: Annotated[Optional[str], typer.Option(help="Re-plan from this plan, moving little.")] = None,
+                limit: Annotated[Optional[list[str]], typer.Option(help="Hold revenue, faults or area_km2 within limits: COLUMN=SHARE or COLUMN=MIN:MAX.")] = None,
                 name: Optional[str] = None, seed: int = 0) -> None:
     """Partition the city's boxes into districts and save the plan as a draft."""
     from gis import plans, store
@@ -263,10 +283,11 @@ def plan_create(city: CityOpt = None,
                 units["previous"] = units["unit_id"].map(plans.previous_labels(conn, previous))
         out_units, out_districts, report = partition_units(
             units, n_districts=districts, target_size=target_size, tolerance=tolerance, weight=_weights(weight),
-            barriers=network, parent=level, previous="previous" if previous else None, random_state=seed,
-            source=f"city {city_id}")
+            barriers=network, parent=level, previous="previous" if previous else None, limits=_limits(limit),
+            random_state=seed, source=f"city {city_id}")
         params = {"districts": districts, "target_size": target_size, "tolerance": tolerance,
-                  "weight": weight or ["subscribers"], "parent": parent, "previous": previous, "seed": seed}
+                  "weight": weight or ["subscribers"], "parent": parent, "previous": previous, "seed": seed,
+                  "limits": limit}
         plan_id = plans.save_plan(engine, city_id, out_units, out_districts, report, parameters=params,
                                   name=name, previous=previous, parent_level=level)
     print(json.dumps({"plan": plan_id, "status": "draft", **report}, default=float))

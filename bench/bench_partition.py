@@ -3,7 +3,7 @@
     .venv/bin/pip install '.[bench]'    # pymetis, gerrychain, k-means-constrained, spopt
     .venv/bin/python bench/bench_partition.py [DEMO_CITY_FOLDER]
 
-Same units (2,464 box service areas, simplified at 40 m), same barrier-aware adjacency, same
+Same units (2,464 box service areas, simplified at 60 m), same barrier-aware adjacency, same
 metrics for every method, computed by one function: districts produced, max deviation of
 subscribers from total/148, non-contiguous districts (in the adjacency graph), mean and min
 Polsby-Popper of the dissolved districts, cut edges. Peers that are missing, fail or exceed
@@ -38,7 +38,7 @@ def load_units(folder: Path):
     subs = gpd.read_parquet(folder / "subscribers.parquet", columns=["id", "box_id", "geometry"])
     barriers = gpd.read_parquet(folder / "barriers.parquet")
     units = service_areas(subs, outline=gpd.read_parquet(folder / "cities.parquet").geometry,
-                          barriers=barriers, crs=32649, simplify=40.0)
+                          barriers=barriers, crs=32649, simplify=60.0)
     adj, _ = adjacency(units, barriers=barriers, crossings=gpd.read_parquet(folder / "crossings.parquet"))
     return units, adj
 

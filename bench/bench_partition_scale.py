@@ -51,7 +51,7 @@ def city(folder: Path) -> list[dict]:
     barriers = gpd.read_parquet(folder / "barriers.parquet")
     crossings = gpd.read_parquet(folder / "crossings.parquet")
     t = time.perf_counter()
-    units = service_areas(subs, outline=outline, barriers=barriers, crs=32649, simplify=40.0)
+    units = service_areas(subs, outline=outline, barriers=barriers, crs=32649, simplify=60.0)
     adj, _ = adjacency(units, barriers=barriers, crossings=crossings)
     t_units = time.perf_counter() - t
     out = [{"case": "city: service areas + adjacency (2,464 boxes, 700,000 subscribers)", "seconds": round(t_units, 2),

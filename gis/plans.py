@@ -19,7 +19,7 @@ PARENT_LEVELS = {"communities": "community", "community": "community",
                  "office_regions": "office_region", "office_region": "office_region", "regions": "office_region"}
 
 
-def city_units(conn: Connection, city: str, *, cell: float = 10.0, simplify: float = 40.0,
+def city_units(conn: Connection, city: str, *, cell: float = 10.0, simplify: float = 60.0,
                split_above: float | None = None, districts: int | None = None,
                ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """The city's planning units (one per box, in the city's metric CRS) with their workload

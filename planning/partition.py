@@ -124,13 +124,17 @@ class DistrictPartitioner:
         tolerance first, then the roundest. Time grows linearly.
     seeds : column naming a seed (a manager's base) on at most one unit per name: each seed gets
         its own district, grown from it, and the seed unit never leaves it.
+    limits : further attributes each held within its own limits per district, as Esri's several
+        balance variables: {column: r} keeps every district within +-r of the mean (the ideal),
+        {column: (min, max)} within absolute bounds. Hard limits, met by moves and swaps that keep
+        the workload within the tolerance; what cannot be met is reported (`report_["limits"]`).
     """
 
     def __init__(self, n_districts: int | None = None, target_size: float | None = None, *,
                  tolerance: float = 0.02, weight=None, islands: str = "join", compactness: bool = True,
                  random_state: int | None = None, max_rounds: int = 400, init: str = "power",
                  parent: str | None = None, previous: str | None = None, locked: str | None = None,
-                 n_init: int = 1, seeds: str | None = None):
+                 n_init: int = 1, seeds: str | None = None, limits: dict | None = None):
         self.n_districts = n_districts
         self.target_size = target_size
         self.tolerance = tolerance
@@ -145,6 +149,7 @@ class DistrictPartitioner:
         self.locked = locked
         self.n_init = n_init
         self.seeds = seeds
+        self.limits = limits
 
     # ---- validation -----------------------------------------------------------------------
 
@@ -243,10 +248,13 @@ class DistrictPartitioner:
                 parents[free] = [f"{p_}#{c}" for p_, c in zip(parents[free], comp)]
         k_free = k - len(locked_codes)
         seed_of = self._seed_column(units, free)
+        V, limit_spec = self._limit_columns(units)
         groups = list(dict.fromkeys(parents[free].tolist()))
         quota = self._quota(groups, parents[free], w[free], k_free) if free.any() else {}
         labels = np.full(len(units), -1)
         targets = np.zeros(k)
+        if V is not None:
+            vlo, vhi = np.full((k, V.shape[1]), -np.inf), np.full((k, V.shape[1]), np.inf)
         links, rounds = [], {"balance": 0, "compactness": 0}
         offset = 0
         for j, code in enumerate(locked_codes):
@@ -267,9 +275,14 @@ class DistrictPartitioner:
                     raise InfeasiblePlan(f"{len(names)} seeds{where} for {kg} districts: at most one seed per district")
                 pos = {n_: i for i, n_ in enumerate(names)}
                 seeds_g = np.array([pos.get(x, -1) for x in seed_of[idx]])
+            bounds = None
+            if V is not None:
+                bounds = self._bounds(V[idx], kg, limit_spec)
+                vlo[offset:offset + kg], vhi[offset:offset + kg] = bounds
             lab, r = self._solve(_Graph.from_csr(sub_adj), w[idx], area[idx], perim[idx], centroid[idx], kg,
                                  rng, None if prev is None else prev[idx], sub_units, where, seeds_g,
-                                 None if side is None else side[idx])
+                                 None if side is None else side[idx],
+                                 None if V is None else (V[idx], *bounds))
             labels[idx] = lab + offset
             targets[offset:offset + kg] = w[idx].sum() / kg
             for key in rounds:
@@ -278,6 +291,8 @@ class DistrictPartitioner:
 
         full = _Graph.from_csr(adjacency)
         state = _State(full, w, area, perim, labels, k, targets)
+        if V is not None:
+            self.report_limits_ = self._limits_report(state, V, vlo, vhi, limit_spec)
         self.labels_ = labels
         self.n_districts_ = k
         self.target_ = targets if self.parent else float(targets[0])
@@ -289,6 +304,8 @@ class DistrictPartitioner:
             "islands_joined": [{"from": str(a), "to": str(b), "distance_m": round(d, 1)} for a, b, d in links],
             "rounds": rounds,
         })
+        if V is not None:
+            self.report_["limits"] = self.report_limits_
         if self.parent:
             per_parent: dict[str, int] = {}
             for g_, q in quota.items():
@@ -339,6 +356,50 @@ class DistrictPartitioner:
             raise InputError("a seed lies in a locked district; seeds are for the districts being planned")
         return col
 
+    def _limit_columns(self, units):
+        if not self.limits:
+            return None, None
+        if not isinstance(self.limits, dict):
+            raise InputError("limits must be {column: tolerance} or {column: (min, max)}")
+        cols, spec = [], []
+        for col, lim in self.limits.items():
+            if col not in units.columns:
+                raise InputError(f"units have no column {col!r} to hold within limits")
+            if isinstance(lim, (tuple, list)):
+                if len(lim) != 2 or not (float(lim[0]) <= float(lim[1])):
+                    raise InputError(f"limits for {col!r} must be (min, max) with min <= max, not {lim!r}")
+                spec.append(("abs", float(lim[0]), float(lim[1])))
+            else:
+                if not (0 < float(lim) < 1):
+                    raise InputError(f"the limit for {col!r} must be a share between 0 and 1 (e.g. 0.05), not {lim!r}")
+                spec.append(("rel", float(lim), None))
+            cols.append(col)
+        V = np.column_stack([_workload(units, c) for c in cols])
+        return V, list(zip(cols, spec))
+
+    @staticmethod
+    def _bounds(V, k, spec):
+        mean = V.sum(0) / k
+        lo = np.array([m * (1 - s[1]) if s[0] == "rel" else s[1] for m, (_, s) in zip(mean, spec)])
+        hi = np.array([m * (1 + s[1]) if s[0] == "rel" else s[2] for m, (_, s) in zip(mean, spec)])
+        return lo, hi
+
+    @staticmethod
+    def _limits_report(state, V, vlo, vhi, spec) -> dict:
+        WV = np.zeros((state.k, V.shape[1]))
+        np.add.at(WV, state.labels, V)
+        out = {}
+        for j, (col, s) in enumerate(spec):
+            x, lo, hi = WV[:, j], vlo[:, j], vhi[:, j]
+            bad = (x < lo - 1e-9) | (x > hi + 1e-9)
+            mean = x.mean()
+            out[col] = {"limit": s[1] if s[0] == "rel" else [s[1], s[2]],
+                        "min": float(x.min()), "max": float(x.max()),
+                        "max_deviation_from_mean": float(np.max(np.abs(x / max(mean, 1e-12) - 1))),
+                        "districts_outside": int(bad.sum()),
+                        "within_limits": bool(not bad.any())}
+        return out
+
     def _previous(self, units) -> np.ndarray | None:
         """Previous labels as 0..m-1 (new units -1); the codes are kept in `previous_codes_`."""
         if self.previous is None:
@@ -372,15 +433,26 @@ class DistrictPartitioner:
             raise InfeasiblePlan(f"{self.parent} {short[0]} has {counts[short[0]]} units for {dict(zip(groups, seats))[short[0]]} districts")
         return dict(zip(groups, seats.tolist()))
 
-    def _solve(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str, seeds=None, side=None):
+    def _solve(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str, seeds=None, side=None,
+               limits=None):
         """Best of `n_init` runs (a re-plan runs once: it starts from the previous plan): plans
         within the tolerance first, then the roundest (mean Polsby-Popper)."""
         runs = 1 if prev is not None else max(1, int(self.n_init))
         best, best_key, total = None, None, {"balance": 0, "compactness": 0}
-        for _ in range(runs):
-            labels, rounds = self._solve_once(g, w, area, perim, centroid, k, rng, prev, units, where, seeds, side)
-            rep = _State(g, w, area, perim, labels, k, w.sum() / k).report()
-            key = (rep["max_deviation"] <= self.tolerance + 1e-12, rep["polsby_popper_mean"], -rep["max_deviation"])
+        # A start that misses the tolerance gets up to two more (fresh seeds): bounded, and
+        # the best plan is kept whatever happens.
+        extra = 0 if prev is not None else 2
+        for run in range(runs + extra):
+            if run >= runs and best_key[0]:
+                break
+            labels, rounds = self._solve_once(g, w, area, perim, centroid, k, rng, prev, units, where, seeds, side,
+                                              limits)
+            st = _State(g, w, area, perim, labels, k, w.sum() / k)
+            if limits is not None:
+                st.set_limits(*limits)
+            rep = st.report()
+            key = (rep["max_deviation"] <= self.tolerance + 1e-12, -st.limits_excess(), rep["polsby_popper_mean"],
+                   -rep["max_deviation"])
             for kk in total:
                 total[kk] += rounds[kk]
             if best_key is None or key > best_key:
@@ -388,7 +460,7 @@ class DistrictPartitioner:
         return best, total
 
     def _solve_once(self, g: _Graph, w, area, perim, centroid, k, rng, prev, units, where: str, seeds=None,
-                    side=None):
+                    side=None, limits=None):
         target = w.sum() / k
         heavy = np.flatnonzero(w > target * (1 + self.tolerance))
         if len(heavy):
@@ -405,6 +477,8 @@ class DistrictPartitioner:
             if len(np.unique(labels)) < k and seeds is None:  # the repair emptied a district
                 labels = _bisect(g, w, centroid, k, rng)
         state = _State(g, w, area, perim, labels, k, target, None if seeds is None else seeds >= 0, centroid)
+        if limits is not None:
+            state.set_limits(*limits)
         compact = self.compactness and prev is None  # a re-plan keeps districts where they are
         # Continuation: compact at a loose tolerance first, then tighten step by step, so each
         # balancing step starts from round districts and only has to nudge them.
@@ -423,6 +497,7 @@ class DistrictPartitioner:
             if state.max_dev() > tol:  # flows finer than any unit: realise them by swaps
                 rounds["balance"] += state.diffuse_swaps(tol)
                 rounds["balance"] += state.balance(self.max_rounds, tol, lazy=lazy)
+            rounds["balance"] += state.limits_repair(tol)
             if not compact:
                 continue
             for _ in range(6):
@@ -433,6 +508,14 @@ class DistrictPartitioner:
                     break
         if state.max_dev() > self.tolerance + 1e-12:
             rounds["balance"] += state.balance(self.max_rounds, self.tolerance)
+            rounds["balance"] += state.limits_repair(self.tolerance)
+            if compact:  # the last balancing ignored shape: round the districts again
+                for _ in range(6):
+                    r = state.compact(self.max_rounds, self.tolerance) + state.compact_swaps(self.max_rounds, self.tolerance)
+                    r += state.recombine(self.tolerance) - 1
+                    rounds["compactness"] += r
+                    if r <= 2:
+                        break
         return state.labels, rounds
 
     def _join_islands(self, units, adj):
@@ -744,6 +827,85 @@ class _State:
         self.P = np.bincount(labels, weights=perim, minlength=k) - np.bincount(
             labels[g.src[internal]], weights=g.border[internal], minlength=k)
         self.members = [set(np.flatnonzero(labels == d).tolist()) for d in range(k)]
+        self.version = np.zeros(k, np.int64)   # bumped on every change of a district
+        self._no_cut: set = set()              # (a, b, versions, tol) pairs recombine found no cut for
+        self.V = None                          # further attributes held within limits (set_limits)
+
+    # ---- further attributes within their own limits (Esri's several balance variables) -------
+
+    def set_limits(self, V: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        self.V, self.vlo, self.vhi = V, lo, hi
+        self.WV = np.zeros((self.k, V.shape[1]))
+        np.add.at(self.WV, self.labels, V)
+        self.vscale = np.maximum(np.abs(hi), 1e-9)
+
+    def _vex(self, X):
+        """How far totals X (..., m) lie outside the limits, relative to each upper limit."""
+        return ((np.maximum(self.vlo - X, 0) + np.maximum(X - self.vhi, 0)) / self.vscale).sum(-1)
+
+    def limits_ok(self, a, b, dv):
+        """Does handing dv from a to b leave the limits no worse? (Always, without limits.)"""
+        if self.V is None:
+            return True
+        before = self._vex(self.WV[a]) + self._vex(self.WV[b])
+        return self._vex(self.WV[a] - dv) + self._vex(self.WV[b] + dv) <= before + 1e-12
+
+    def limits_excess(self) -> float:
+        return 0.0 if self.V is None else float(self._vex(self.WV).sum())
+
+    def limits_repair(self, tol, rounds: int = 200) -> int:
+        """Bring the further attributes within their limits by moves, then swaps, that keep
+        the workload within the tolerance and every district connected."""
+        if self.V is None or self.limits_excess() <= 0:
+            return 0
+        T = self.T
+
+        def score(u, a, b, s_ub, s_ua):
+            dv = self.V[u]
+            return (self._vex(self.WV[a] - dv) + self._vex(self.WV[b] + dv)
+                    - self._vex(self.WV[a]) - self._vex(self.WV[b]))
+
+        def ok(u, a, b):
+            wu = self.w[u]
+            return (np.abs((self.W[a] - wu) / T - 1) <= tol) & (np.abs((self.W[b] + wu) / T - 1) <= tol)
+        done = 0
+        for _ in range(rounds):
+            done += self._run(score, rounds, ok)
+            if self.limits_excess() <= 0 or not self._limit_swaps(tol):
+                break
+        return done
+
+    def _limit_swaps(self, tol) -> int:
+        T, g, lab = self.T, self.g, self.labels
+        cut = lab[g.src] != lab[g.indices]
+        pairs: dict[tuple[int, int], set] = {}
+        for u, v in zip(g.src[cut].tolist(), g.indices[cut].tolist()):
+            if not self.fixed[u]:
+                pairs.setdefault((int(lab[u]), int(lab[v])), set()).add(u)
+        ex = self._vex(self.WV)
+        applied, touched = 0, set()
+        for a, b in sorted(p for p in pairs if p[0] < p[1]):
+            if a in touched or b in touched or (b, a) not in pairs or ex[a] + ex[b] <= 0:
+                continue
+            ua, vb = np.array(sorted(pairs[(a, b)])), np.array(sorted(pairs[(b, a)]))
+            t = self.w[ua][:, None] - self.w[vb][None, :]
+            dv = self.V[ua][:, None, :] - self.V[vb][None, :, :]
+            gain = self._vex(self.WV[a] - dv) + self._vex(self.WV[b] + dv) - ex[a] - ex[b]
+            ok = (np.abs((self.W[a] - t) / T - 1) <= tol) & (np.abs((self.W[b] + t) / T - 1) <= tol)
+            gain = np.where(ok, gain, np.inf)
+            for f in np.argsort(gain, axis=None, kind="stable")[:32]:
+                if gain.flat[f] >= -1e-12:
+                    break
+                i, j = np.unravel_index(f, gain.shape)
+                u, v = int(ua[i]), int(vb[j])
+                if not (_connected_after(g, self.members[a], u, v) and _connected_after(g, self.members[b], v, u)):
+                    continue
+                self._apply(u, b, self._border(u, b), self._border(u, a))
+                self._apply(v, a, self._border(v, a), self._border(v, b))
+                touched.update((a, b))
+                applied += 1
+                break
+        return applied
 
     def max_dev(self) -> float:
         return float(np.max(np.abs(self.W / self.T - 1)))
@@ -775,6 +937,11 @@ class _State:
         self.P[b] += self.perim[u] - 2 * s_ub
         self.members[a].discard(u)
         self.members[b].add(u)
+        self.version[a] += 1
+        self.version[b] += 1
+        if self.V is not None:
+            self.WV[a] -= self.V[u]
+            self.WV[b] += self.V[u]
 
     def _run(self, score_fn, rounds, ok_fn=None) -> int:
         done = 0
@@ -1008,6 +1175,8 @@ class _State:
                 bel_v = np.array([(self._border(x, a) - self._border(x, b)) / self.perim[x] for x in vb])
                 t = self.w[ua][:, None] - self.w[vb][None, :]
                 ok = (np.abs((self.W[a] - t) / T - 1) <= tol) & (np.abs((self.W[b] + t) / T - 1) <= tol)
+                if self.V is not None:
+                    ok &= self.limits_ok(a, b, self.V[ua][:, None, :] - self.V[vb][None, :, :])
                 h = np.where(ok, bel_u[:, None] + bel_v[None, :], -np.inf)
                 for f in np.argsort(-h, axis=None, kind="stable")[:tries]:
                     if not np.isfinite(h.flat[f]) or h.flat[f] <= 0:
@@ -1054,15 +1223,17 @@ class _State:
             for a, b in pairs.tolist():
                 if a in touched or b in touched:
                     continue
+                key = (a, b, int(self.version[a]), int(self.version[b]), tol)
+                if key in self._no_cut:  # nothing changed since the last try
+                    continue
                 idx = np.array(sorted(self.members[a] | self.members[b]))
                 if self.fixed[idx].any() or len(idx) < 4:
                     continue
                 res = self._best_cut(idx, a, dirs, tol)
-                if res is None:
+                if res is None or res[1] <= 1e-4:
+                    self._no_cut.add(key)
                     continue
                 mask, gain = res
-                if gain <= 1e-4:
-                    continue
                 # Keep each code on the side that holds more of its old workload.
                 in_a = self.labels[idx] == a
                 keep = (self.w[idx] * (mask == in_a)).sum() >= (self.w[idx] * (mask != in_a)).sum()
@@ -1071,6 +1242,9 @@ class _State:
                     mem = idx[self.labels[idx] == d]
                     self.members[d] = set(mem.tolist())
                     self.W[d], self.A[d], self.P[d] = self._totals(mem)
+                    self.version[d] += 1
+                    if self.V is not None:
+                        self.WV[d] = self.V[mem].sum(0)
                 touched.update((a, b))
                 applied += 1
             done += 1
@@ -1078,23 +1252,35 @@ class _State:
                 break
         return done
 
+    def _edges_within(self, idx: np.ndarray):
+        """Directed edges with both ends in `idx`, as local positions, and their borders: read
+        from the CSR rows of `idx` only, so a pair costs its own size, not the whole graph's."""
+        g = self.g
+        if not hasattr(self, "_pos"):
+            self._pos = np.full(len(self.w), -1)
+        pos = self._pos
+        pos[idx] = np.arange(len(idx))
+        starts, ends = g.indptr[idx], g.indptr[idx + 1]
+        lens = ends - starts
+        eid = np.repeat(starts - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(lens.sum())
+        dst = pos[g.indices[eid]]
+        keep = dst >= 0
+        es, ed, eb = np.repeat(np.arange(len(idx)), lens)[keep], dst[keep], g.border[eid][keep]
+        pos[idx] = -1
+        return es, ed, eb
+
     def _totals(self, mem: np.ndarray):
         """Workload, area and perimeter of a set of units (shared borders counted out twice)."""
-        inside = np.zeros(len(self.w), bool)
-        inside[mem] = True
-        e = inside[self.g.src] & inside[self.g.indices]
-        return self.w[mem].sum(), self.area[mem].sum(), self.perim[mem].sum() - self.g.border[e].sum()
+        _, _, eb = self._edges_within(mem)
+        return self.w[mem].sum(), self.area[mem].sum(), self.perim[mem].sum() - eb.sum()
 
     def _best_cut(self, idx, a, dirs, tol, tries: int = 8):
         """The roundest straight cut of the pooled units: every cut position in every direction
         scored at once (prefix sums of workload, area and perimeter; a border is inside the
         prefix when both its units are), then connectivity checked on the best few."""
-        g, T = self.g, self.T
+        T = self.T
         n = len(idx)
-        pos = np.full(len(self.w), -1)
-        pos[idx] = np.arange(n)
-        e = (pos[g.src] >= 0) & (pos[g.indices] >= 0)
-        es, ed, eb = pos[g.src[e]], pos[g.indices[e]], g.border[e]
+        es, ed, eb = self._edges_within(idx)
         w, ar, pe = self.w[idx], self.area[idx], self.perim[idx]
         D = len(dirs)
         order = np.argsort(self.centroid[idx] @ dirs.T, axis=0, kind="stable").T      # D x n
@@ -1116,6 +1302,11 @@ class _State:
         ok = (np.abs(dev_a) <= 3 * tol) & (np.abs(dev_b) <= 3 * tol)
         ok[:, -1] = False
         b = int(self.labels[idx][self.labels[idx] != a][0])
+        if self.V is not None:  # the halves' further attributes no further outside their limits
+            Vi = self.V[idx]
+            cv = np.cumsum(Vi[order], axis=1)
+            ex0 = self._vex(self.WV[a]) + self._vex(self.WV[b])
+            ok &= self._vex(cv) + self._vex(Vi.sum(0) - cv) <= ex0 + 1e-12
         before = 4 * np.pi * (self.A[a] / self.P[a] ** 2 + self.A[b] / self.P[b] ** 2)
         score = np.where(ok & np.isfinite(score), score, -np.inf)
         flat = np.argsort(-score, axis=None, kind="stable")[:tries]
@@ -1162,6 +1353,9 @@ class _State:
                 Pb1 = Pb0 - pe[cand] + 2 * to_b[cand]
                 Aa1 = Aa0 + ar[cand]
             pp1 = 4 * np.pi * (Aa1 / Pa1 ** 2 + (ta - Aa1) / Pb1 ** 2)
+            if self.V is not None:
+                va1 = cv[d, c] + sign * Vi[cand]
+                pp1 = np.where(self._vex(va1) + self._vex(Vi.sum(0) - va1) <= ex0 + 1e-12, pp1, -np.inf)
             for j in np.argsort(-pp1, kind="stable")[:4]:
                 if pp1[j] <= best_pp:
                     break
@@ -1187,7 +1381,8 @@ class _State:
 
         def ok(u, a, b):
             wu = self.w[u]
-            return (np.abs((self.W[a] - wu) / T - 1) <= tol) & (np.abs((self.W[b] + wu) / T - 1) <= tol)
+            within = (np.abs((self.W[a] - wu) / T - 1) <= tol) & (np.abs((self.W[b] + wu) / T - 1) <= tol)
+            return within & (self.limits_ok(a, b, self.V[u]) if self.V is not None else True)
         return self._run(score, rounds, ok)
 
     def report(self) -> dict:
@@ -1211,7 +1406,7 @@ class _State:
 def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, target_size: float | None = None,
                     tolerance: float = 0.02, weight=None, barriers: gpd.GeoDataFrame | None = None,
                     parent: str | None = None, previous: str | None = None, locked: str | None = None,
-                    seeds: str | None = None, random_state: int | None = 0,
+                    seeds: str | None = None, limits: dict | None = None, random_state: int | None = 0,
                     source: str = "units") -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
     """The whole job on any polygon layer: returns the units (every row and column kept, in their
     own CRS) with a `district` code, the dissolved districts with totals and metrics, and the
@@ -1240,7 +1435,8 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
     slow = links.loc[links["crossing"] == "(slow barrier)", ["a", "b"]].to_numpy()
     part = DistrictPartitioner(n_districts=n_districts, target_size=target_size, tolerance=tolerance,
                                weight=weight, parent=parent, previous=previous, locked=locked,
-                               seeds=seeds, random_state=random_state).fit(metric, adjacency=adj, slow_pairs=slow)
+                               seeds=seeds, limits=limits, random_state=random_state).fit(metric, adjacency=adj,
+                                                                                          slow_pairs=slow)
     codes = np.array([f"D{i + 1:03d}" for i in range(part.n_districts_)], dtype=object)
     if part.previous_codes_:
         kept = min(len(part.previous_codes_), part.n_districts_)

@@ -288,3 +288,41 @@ def test_a_slow_barrier_steers_district_borders_onto_it_without_cutting_the_grap
     seeds = range(6)
     assert all(split_on_road(slow, s_, pairs) for s_ in seeds)
     assert not all(split_on_road(plain, s_) for s_ in seeds)  # without it, plans split either way
+
+
+def test_a_second_attribute_is_held_within_its_own_limits():
+    # Revenue per subscriber varies +-40 % from box to box: balancing subscribers alone leaves
+    # revenue ~10 % apart; held within +-3 % of its mean, it is, with subscribers still within 2 %.
+    units = lattice(20, 20, np.random.default_rng(3))
+    units["revenue"] = units["subscribers"] * 60 * np.random.default_rng(4).uniform(0.6, 1.4, len(units))
+    k = 10
+
+    def revenue_spread(labels):
+        r = np.bincount(labels, weights=units["revenue"].to_numpy(), minlength=k)
+        return np.max(np.abs(r / r.mean() - 1))
+    plain = DistrictPartitioner(n_districts=k, tolerance=0.02, random_state=0).fit(units)
+    held = DistrictPartitioner(n_districts=k, tolerance=0.02, random_state=0, limits={"revenue": 0.03}).fit(units)
+    assert revenue_spread(plain.labels_) > 0.06  # the limit has work to do
+    assert revenue_spread(held.labels_) <= 0.03 + 1e-9
+    assert held.report_["max_deviation"] <= 0.02 and contiguous_count(units, held.labels_) == 0
+    lim = held.report_["limits"]["revenue"]
+    assert lim["within_limits"] and lim["districts_outside"] == 0
+    # Absolute bounds work the same way.
+    r = plain.labels_
+    mean = units["revenue"].sum() / k
+    absolute = DistrictPartitioner(n_districts=k, tolerance=0.02, random_state=0,
+                                   limits={"revenue": (0.96 * mean, 1.05 * mean)}).fit(units)
+    assert absolute.report_["limits"]["revenue"]["within_limits"], revenue_spread(r)
+
+
+def test_limits_that_cannot_be_met_are_reported_not_hidden():
+    units = lattice(10, 10, np.random.default_rng(3))
+    units["revenue"] = units["subscribers"] * np.random.default_rng(4).uniform(0.2, 3.0, len(units))
+    part = DistrictPartitioner(n_districts=5, tolerance=0.02, random_state=0, limits={"revenue": 0.001}).fit(units)
+    lim = part.report_["limits"]["revenue"]
+    assert not lim["within_limits"] and lim["districts_outside"] > 0
+    assert lim["max_deviation_from_mean"] > 0.001
+    with pytest.raises(InputError, match="no column 'income'"):
+        DistrictPartitioner(n_districts=5, limits={"income": 0.05}).fit(units)
+    with pytest.raises(InputError, match="between 0 and 1"):
+        DistrictPartitioner(n_districts=5, limits={"revenue": 5}).fit(units)

@@ -77,3 +77,24 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path):
     r = run(src, "--weight", "subscribers", "--districts", 20, "--out", tmp_path / "x.gpkg")
     assert r.returncode == 2 and "20 districts asked of 9 units" in r.stderr
     assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1
+
+
+def test_limit_holds_a_second_column_and_slow_barriers_come_from_the_file(tmp_path):
+    units = lattice(20, 20, np.random.default_rng(3))
+    units["revenue"] = units["subscribers"] * 60 * np.random.default_rng(4).uniform(0.6, 1.4, len(units))
+    src = tmp_path / "units.gpkg"
+    units.to_file(src)
+    road = gpd.GeoDataFrame({"effect": ["slow"]}, geometry=[shapely.LineString([(X0 - 10, Y0 + 1000),
+                                                                               (X0 + 2010, Y0 + 1000)])], crs=UTM)
+    road.to_file(tmp_path / "road.gpkg")
+    out = tmp_path / "plan.gpkg"
+    r = run(src, "--districts", 10, "--limit", "revenue=0.03", "--barriers", tmp_path / "road.gpkg", "--out", out)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["limits"]["revenue"]["within_limits"] and report["max_deviation"] <= 0.02
+    assert report["islands_joined"] == []  # slowed, not cut: nothing to join
+    got = gpd.read_file(out, layer="units")
+    rev = got.groupby("district")["revenue"].sum()
+    assert np.max(np.abs(rev / rev.mean() - 1)) <= 0.03 + 1e-9
+    bad = run(src, "--districts", 10, "--limit", "revenue=lots", "--out", tmp_path / "x.gpkg")
+    assert bad.returncode == 2 and "--limit 'revenue=lots'" in bad.stderr
