@@ -43,11 +43,14 @@ def city_units(conn: Connection, city: str, *, cell: float = 10.0, simplify: flo
     barriers = store.read_layer(conn, "barriers", city, ["id", "kind"])
     crossings = store.read_layer(conn, "crossings", city, ["id", "kind", "barrier_id"])
     outline = outline if outline.notna().all() and not outline.is_empty.any() else None
+    # A dp in the same building as a bigger one has no area of its own: it goes with that one.
     units = service_areas(subs, unit="unit_id", outline=outline, barriers=barriers, crs=crs, cell=cell,
-                          simplify=simplify)
+                          simplify=simplify, absorb=True)
     units["box_id"] = units["unit_id"].str.split("/").str[0]
     units["dp_id"] = units["unit_id"].str.split("/").str[1]
-    units["revenue"] = subs.groupby("unit_id")["monthly_revenue"].sum().reindex(units["unit_id"]).to_numpy()
+    into = {o: u for u, a in zip(units["unit_id"], units["absorbed"]) if a for o in a.split(";")}
+    key = subs["unit_id"].map(lambda x: into.get(x, x))
+    units["revenue"] = subs.groupby(key)["monthly_revenue"].sum().reindex(units["unit_id"]).to_numpy()
     faults = conn.execute(text(
         "SELECT coalesce(s.box_id, t.box_id, d.box_id) AS box, count(*) FROM fault_tickets t "
         "LEFT JOIN subscribers s ON s.id = t.subscriber_id LEFT JOIN distribution_points d ON d.id = t.dp_id "
@@ -119,6 +122,12 @@ def save_plan(engine: Engine, city: str, units: gpd.GeoDataFrame, districts: gpd
         members = [{"id": f"{plan_id}/{u}", "p": plan_id, "d": f"{plan_id}-{code}", "b": b,
                     "dp": None if pd.isna(dp) else dp}
                    for u, code, b, dp in zip(units["unit_id"], units["district"], units["box_id"], units["dp_id"])]
+        # Units absorbed into a neighbour in the same building go where it goes.
+        absorbed = units["absorbed"] if "absorbed" in units.columns else pd.Series("", index=units.index)
+        for a, code in zip(absorbed.fillna(""), units["district"]):
+            for u in filter(None, str(a).split(";")):
+                b, _, dp = u.partition("/")
+                members.append({"id": f"{plan_id}/{u}", "p": plan_id, "d": f"{plan_id}-{code}", "b": b, "dp": dp or None})
         conn.execute(text("INSERT INTO district_members (id, plan_id, district_id, box_id, dp_id) "
                           "VALUES (:id, :p, :d, :b, :dp)"), members)
     return plan_id

@@ -36,14 +36,19 @@ def _metric(gdf: gpd.GeoDataFrame | None, crs) -> gpd.GeoDataFrame | None:
 def service_areas(subscribers: gpd.GeoDataFrame, *, unit: str = "box_id",
                   outline: shapely.Geometry | gpd.GeoSeries | None = None,
                   barriers: gpd.GeoDataFrame | None = None, crs=None, cell: float = 10.0,
-                  margin: float = 150.0, simplify: float = 0.0) -> gpd.GeoDataFrame:
+                  margin: float = 150.0, simplify: float = 0.0, absorb: bool = False) -> gpd.GeoDataFrame:
     """One polygon per unit (in the metric `crs`, default the UTM zone of the data), with the
     unit's subscriber count; the polygons tile the served region without gaps or overlaps.
 
     `outline` bounds the region (a geometry in `crs`, or a GeoSeries in any CRS); without one the
     region is the subscribers' convex hull grown by `margin` metres. `simplify` (metres) smooths
     the staircase borders that interleaved subscribers leave, as a whole coverage, so the areas
-    still tile the region exactly."""
+    still tile the region exactly.
+
+    A unit whose subscribers all share grid cells with larger units (a distribution point in
+    the same building as another) has no area of its own: an error, or with `absorb=True` it
+    joins the unit that takes the cell holding most of its subscribers, listed in that unit's
+    `absorbed` column (";"-separated)."""
     if unit not in subscribers.columns:
         raise InputError(f"subscribers have no {unit!r} column")
     if len(subscribers) == 0:
@@ -61,6 +66,19 @@ def service_areas(subscribers: gpd.GeoDataFrame, *, unit: str = "box_id",
     g = df.groupby(["i", "j", "u"], sort=False).agg(n=("x", "size"), x=("x", "mean"), y=("y", "mean"))
     g = g.reset_index().sort_values(["i", "j", "n", "u"], ascending=[True, True, False, True])
     sites = g.drop_duplicates(["i", "j"], keep="first")
+    absorbed: dict = {}
+    orphans = g.loc[~g["u"].isin(set(sites["u"]))]
+    if absorb and len(orphans):
+        best = orphans.sort_values(["u", "n"], ascending=[True, False]).drop_duplicates("u")
+        winner = best.merge(sites[["i", "j", "u"]], on=["i", "j"], suffixes=("", "_w"))
+        relabel = dict(zip(winner["u"], winner["u_w"]))
+        for o, w_ in relabel.items():
+            absorbed.setdefault(w_, []).append(o)
+        labels = pd.Series(labels).replace(relabel).to_numpy()
+        df["u"] = labels
+        g = df.groupby(["i", "j", "u"], sort=False).agg(n=("x", "size"), x=("x", "mean"), y=("y", "mean"))
+        g = g.reset_index().sort_values(["i", "j", "n", "u"], ascending=[True, True, False, True])
+        sites = g.drop_duplicates(["i", "j"], keep="first")
     site_xy = sites[["x", "y"]].to_numpy()
 
     if outline is None:
@@ -101,6 +119,8 @@ def service_areas(subscribers: gpd.GeoDataFrame, *, unit: str = "box_id",
         areas.geometry = shapely.coverage_simplify(areas.geometry.to_numpy(), tolerance=simplify)
     counts = pd.Series(labels).value_counts()
     areas["subscribers"] = counts.reindex(areas.index).fillna(0).astype(np.int64).to_numpy()
+    if absorb:
+        areas["absorbed"] = [";".join(sorted(map(str, absorbed.get(u, [])))) for u in areas.index]
     missing = set(counts.index) - set(areas.index)
     if missing:
         raise InputError(f"{len(missing)} units have no service area (all their subscribers share grid cells "

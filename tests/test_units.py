@@ -138,3 +138,19 @@ def test_simplified_areas_still_tile_and_have_shorter_borders():
     assert smooth.area.sum() == pytest.approx(outline.area, rel=1e-9)
     assert shapely.union_all(smooth.geometry.to_numpy()).area == pytest.approx(outline.area, rel=1e-9)
     assert smooth.length.sum() < 0.99 * raw.length.sum()
+
+
+def test_a_unit_in_the_same_building_as_a_bigger_one_is_absorbed_or_refused():
+    # dp "small" has 3 subscribers in the building where dp "big" has 20: no cell of its own.
+    rng = np.random.default_rng(0)
+    big = rng.normal(0, 2, (20, 2))
+    other = rng.normal(0, 30, (40, 2)) + [300, 0]
+    xy = np.r_[big, big[:3] + 0.5, other]
+    subs = gpd.GeoDataFrame({"unit": ["big"] * 20 + ["small"] * 3 + ["far"] * 40},
+                            geometry=shapely.points(xy + [700_000, 3_120_000]), crs=32649)
+    with pytest.raises(InputError, match="1 units have no service area.*small"):
+        service_areas(subs, unit="unit")
+    areas = service_areas(subs, unit="unit", absorb=True).set_index("unit")
+    assert sorted(areas.index) == ["big", "far"]
+    assert areas.loc["big", "absorbed"] == "small" and areas.loc["far", "absorbed"] == ""
+    assert areas.loc["big", "subscribers"] == 23  # its subscribers count where they went
