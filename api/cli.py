@@ -224,6 +224,7 @@ def partition(units_file: Annotated[Path, typer.Argument(help="Any polygon layer
               locked: Annotated[Optional[str], typer.Option(help="Column with the codes of districts to keep exactly.")] = None,
               seeds: Annotated[Optional[str], typer.Option(help="Column naming a seed (a manager's base) on one unit each.")] = None,
               limit: Annotated[Optional[list[str]], typer.Option(help="Hold a further column within limits: COLUMN=SHARE or COLUMN=MIN:MAX; repeatable.")] = None,
+              max_radius: Annotated[Optional[float], typer.Option(help="Metres: no unit farther from its district's centre.")] = None,
               seed: int = 0,
               layer: Annotated[Optional[str], typer.Option("--layer", help="Layer inside a multi-layer input.")] = None) -> None:
     """Partition any polygon layer into balanced, contiguous districts (file to file)."""
@@ -236,7 +237,7 @@ def partition(units_file: Annotated[Path, typer.Argument(help="Any polygon layer
         out_units, out_districts, report = partition_units(
             units, n_districts=districts, target_size=target_size, tolerance=tolerance, weight=_weights(weight),
             barriers=bars, parent=parent, previous=previous, locked=locked, seeds=seeds, limits=_limits(limit),
-            random_state=seed, source=units_file.name)
+            max_radius=max_radius, random_state=seed, source=units_file.name)
         if out_file.exists():
             out_file.unlink()
         write_file(out_units, out_file, layer="units")
@@ -265,6 +266,7 @@ def plan_create(city: CityOpt = None,
                 parent: Annotated[Optional[str], typer.Option(help="communities or office_regions.")] = None,
                 previous: Annotated[Optional[str], typer.Option(help="Re-plan from this plan, moving little.")] = None,
                 limit: Annotated[Optional[list[str]], typer.Option(help="Hold revenue, faults or area_km2 within limits: COLUMN=SHARE or COLUMN=MIN:MAX.")] = None,
+                max_radius: Annotated[Optional[float], typer.Option(help="Metres: no box farther from its district's centre.")] = None,
                 name: Optional[str] = None, seed: int = 0) -> None:
     """Partition the city's boxes into districts and save the plan as a draft."""
     from gis import plans, store
@@ -284,10 +286,10 @@ def plan_create(city: CityOpt = None,
         out_units, out_districts, report = partition_units(
             units, n_districts=districts, target_size=target_size, tolerance=tolerance, weight=_weights(weight),
             barriers=network, parent=level, previous="previous" if previous else None, limits=_limits(limit),
-            random_state=seed, source=f"city {city_id}")
+            max_radius=max_radius, random_state=seed, source=f"city {city_id}")
         params = {"districts": districts, "target_size": target_size, "tolerance": tolerance,
                   "weight": weight or ["subscribers"], "parent": parent, "previous": previous, "seed": seed,
-                  "limits": limit}
+                  "limits": limit, "max_radius": max_radius}
         plan_id = plans.save_plan(engine, city_id, out_units, out_districts, report, parameters=params,
                                   name=name, previous=previous, parent_level=level)
     print(json.dumps({"plan": plan_id, "status": "draft", **report}, default=float))

@@ -128,13 +128,19 @@ class DistrictPartitioner:
         balance variables: {column: r} keeps every district within +-r of the mean (the ideal),
         {column: (min, max)} within absolute bounds. Hard limits, met by moves and swaps that keep
         the workload within the tolerance; what cannot be met is reported (`report_["limits"]`).
+    max_radius : metres: every unit (its centroid) within this distance of its district's
+        centre (workload-weighted). Units beyond it are moved or swapped to a neighbour whose
+        centre is nearer, within the tolerance, and no compaction step may push a unit beyond
+        it; a radius the balance does not allow (a sparse outskirt needs a wide district) is
+        reported with the units over it (`report_["radius"]`), as is every plan's largest radius.
     """
 
     def __init__(self, n_districts: int | None = None, target_size: float | None = None, *,
                  tolerance: float = 0.02, weight=None, islands: str = "join", compactness: bool = True,
                  random_state: int | None = None, max_rounds: int = 400, init: str = "power",
                  parent: str | None = None, previous: str | None = None, locked: str | None = None,
-                 n_init: int = 1, seeds: str | None = None, limits: dict | None = None):
+                 n_init: int = 1, seeds: str | None = None, limits: dict | None = None,
+                 max_radius: float | None = None):
         self.n_districts = n_districts
         self.target_size = target_size
         self.tolerance = tolerance
@@ -150,6 +156,7 @@ class DistrictPartitioner:
         self.n_init = n_init
         self.seeds = seeds
         self.limits = limits
+        self.max_radius = max_radius
 
     # ---- validation -----------------------------------------------------------------------
 
@@ -174,6 +181,8 @@ class DistrictPartitioner:
                                  f"at most {n} districts are possible")
         if not (0 < self.tolerance < 1):
             raise InputError(f"tolerance must be between 0 and 1 (e.g. 0.02 for 2 %), not {self.tolerance!r}")
+        if self.max_radius is not None and not (np.isfinite(self.max_radius) and self.max_radius > 0):
+            raise InputError(f"max_radius must be a positive distance in metres, not {self.max_radius!r}")
         if self.islands not in ("join", "refuse"):
             raise InputError(f"islands must be 'join' or 'refuse', not {self.islands!r}")
         return k
@@ -290,7 +299,10 @@ class DistrictPartitioner:
             offset += kg
 
         full = _Graph.from_csr(adjacency)
-        state = _State(full, w, area, perim, labels, k, targets)
+        state = _State(full, w, area, perim, labels, k, targets, centroid=centroid)
+        dist = np.hypot(*(centroid - state.centres()[labels]).T)
+        self.radius_ = np.zeros(k)
+        np.maximum.at(self.radius_, labels, dist)
         if V is not None:
             self.report_limits_ = self._limits_report(state, V, vlo, vhi, limit_spec)
         self.labels_ = labels
@@ -306,6 +318,12 @@ class DistrictPartitioner:
         })
         if V is not None:
             self.report_["limits"] = self.report_limits_
+        over = np.flatnonzero(dist > self.max_radius + 1e-9) if self.max_radius else np.empty(0, int)
+        self.report_["radius"] = {
+            "max_radius_m": self.max_radius, "largest_m": float(self.radius_.max()),
+            "mean_m": float(self.radius_.mean()),
+            "districts_over": int(len(np.unique(labels[over]))), "units_over": len(over),
+            **({"units_over_list": _names(units, over, 20)} if len(over) else {})}
         if self.parent:
             per_parent: dict[str, int] = {}
             for g_, q in quota.items():
@@ -479,6 +497,7 @@ class DistrictPartitioner:
         state = _State(g, w, area, perim, labels, k, target, None if seeds is None else seeds >= 0, centroid)
         if limits is not None:
             state.set_limits(*limits)
+        state.radius = self.max_radius
         compact = self.compactness and prev is None  # a re-plan keeps districts where they are
         # Continuation: compact at a loose tolerance first, then tighten step by step, so each
         # balancing step starts from round districts and only has to nudge them.
@@ -498,6 +517,7 @@ class DistrictPartitioner:
                 rounds["balance"] += state.diffuse_swaps(tol)
                 rounds["balance"] += state.balance(self.max_rounds, tol, lazy=lazy)
             rounds["balance"] += state.limits_repair(tol)
+            rounds["balance"] += state.radius_repair(tol)
             if not compact:
                 continue
             for _ in range(6):
@@ -509,6 +529,7 @@ class DistrictPartitioner:
         if state.max_dev() > self.tolerance + 1e-12:
             rounds["balance"] += state.balance(self.max_rounds, self.tolerance)
             rounds["balance"] += state.limits_repair(self.tolerance)
+            rounds["balance"] += state.radius_repair(self.tolerance)
             if compact:  # the last balancing ignored shape: round the districts again
                 for _ in range(6):
                     r = state.compact(self.max_rounds, self.tolerance) + state.compact_swaps(self.max_rounds, self.tolerance)
@@ -557,6 +578,7 @@ class DistrictPartitioner:
             df[c] = units[c].to_numpy()
         out = df.dissolve("district", aggfunc="sum", method="coverage")
         out["units"] = np.bincount(self.labels_, minlength=self.n_districts_)
+        out["radius_m"] = self.radius_
         out["deviation"] = out["workload"] / self.target_ - 1
         # Measured on the dissolved outlines: the search's own perimeters discount borders
         # along slow barriers, which is a preference, not geometry.
@@ -830,6 +852,7 @@ class _State:
         self.version = np.zeros(k, np.int64)   # bumped on every change of a district
         self._no_cut: set = set()              # (a, b, versions, tol) pairs recombine found no cut for
         self.V = None                          # further attributes held within limits (set_limits)
+        self.radius = None                     # largest distance from a district's centre (m)
 
     # ---- further attributes within their own limits (Esri's several balance variables) -------
 
@@ -849,6 +872,93 @@ class _State:
             return True
         before = self._vex(self.WV[a]) + self._vex(self.WV[b])
         return self._vex(self.WV[a] - dv) + self._vex(self.WV[b] + dv) <= before + 1e-12
+
+    # ---- a maximum distance from the district's centre --------------------------------------
+
+    def centres(self) -> np.ndarray:
+        """Workload-weighted centre of each district (where its manager's work is)."""
+        W = np.maximum(self.W, 1e-12)
+        wx = np.bincount(self.labels, weights=self.w * self.centroid[:, 0], minlength=self.k)
+        wy = np.bincount(self.labels, weights=self.w * self.centroid[:, 1], minlength=self.k)
+        return np.c_[wx / W, wy / W]
+
+    def radius_excess(self, C=None) -> np.ndarray:
+        """Per unit, how far (m) it lies beyond `radius` from its district's centre."""
+        if self.radius is None:
+            return np.zeros(len(self.w))
+        C = self.centres() if C is None else C
+        return np.maximum(np.hypot(*(self.centroid - C[self.labels]).T) - self.radius, 0)
+
+    def radius_repair(self, tol, rounds: int = 100) -> int:
+        """Move units beyond the radius to a neighbouring district whose centre is nearer,
+        keeping the workload within the tolerance (and further attributes in their limits)."""
+        if self.radius is None or not self.radius_excess().any():
+            return 0
+        T = self.T
+        done = 0
+        for _ in range(rounds):
+            C = self.centres()
+
+            def score(u, a, b, s_ub, s_ua):
+                d_a = np.hypot(*(self.centroid[u] - C[a]).T)
+                d_b = np.hypot(*(self.centroid[u] - C[b]).T)
+                return np.maximum(d_b - self.radius, 0) - np.maximum(d_a - self.radius, 0)
+
+            def ok(u, a, b):
+                wu = self.w[u]
+                within = (np.abs((self.W[a] - wu) / T - 1) <= tol) & (np.abs((self.W[b] + wu) / T - 1) <= tol)
+                return within & (self.limits_ok(a, b, self.V[u]) if self.V is not None else True)
+            before = self.radius_excess(C).sum()
+            self._run(score, 1, ok)
+            if self.radius_excess().sum() >= before - 1e-9 and not self._radius_swaps(tol, self.centres()):
+                break
+            done += 1
+            if not self.radius_excess().any():
+                break
+        return done
+
+    def _radius_swaps(self, tol, C) -> int:
+        T, g, lab = self.T, self.g, self.labels
+        ex = self.radius_excess(C)
+        cut = lab[g.src] != lab[g.indices]
+        pairs: dict[tuple[int, int], set] = {}
+        for u, v in zip(g.src[cut].tolist(), g.indices[cut].tolist()):
+            if not self.fixed[u]:
+                pairs.setdefault((int(lab[u]), int(lab[v])), set()).add(u)
+        applied, touched = 0, set()
+        for a, b in sorted(p for p in pairs if p[0] < p[1]):
+            if a in touched or b in touched or (b, a) not in pairs:
+                continue
+            ua, vb = np.array(sorted(pairs[(a, b)])), np.array(sorted(pairs[(b, a)]))
+            if not (ex[ua].any() or ex[vb].any()):
+                continue
+            after_u = np.maximum(np.hypot(*(self.centroid[ua] - C[b]).T) - self.radius, 0)
+            after_v = np.maximum(np.hypot(*(self.centroid[vb] - C[a]).T) - self.radius, 0)
+            gain = (after_u - ex[ua])[:, None] + (after_v - ex[vb])[None, :]
+            t = self.w[ua][:, None] - self.w[vb][None, :]
+            ok = (np.abs((self.W[a] - t) / T - 1) <= tol) & (np.abs((self.W[b] + t) / T - 1) <= tol)
+            if self.V is not None:
+                ok &= self.limits_ok(a, b, self.V[ua][:, None, :] - self.V[vb][None, :, :])
+            gain = np.where(ok, gain, np.inf)
+            for f in np.argsort(gain, axis=None, kind="stable")[:32]:
+                if gain.flat[f] >= -1e-9:
+                    break
+                i, j = np.unravel_index(f, gain.shape)
+                u, v = int(ua[i]), int(vb[j])
+                if not (_connected_after(g, self.members[a], u, v) and _connected_after(g, self.members[b], v, u)):
+                    continue
+                self._apply(u, b, self._border(u, b), self._border(u, a))
+                self._apply(v, a, self._border(v, a), self._border(v, b))
+                touched.update((a, b))
+                applied += 1
+                break
+        return applied
+
+    def radius_ok(self, u, b, C):
+        """Does unit u (array) stay within the radius of b's centre (or no radius)?"""
+        if self.radius is None:
+            return True
+        return np.hypot(*(self.centroid[u] - C[b]).T) <= self.radius + 1e-9
 
     def limits_excess(self) -> float:
         return 0.0 if self.V is None else float(self._vex(self.WV).sum())
@@ -1177,6 +1287,9 @@ class _State:
                 ok = (np.abs((self.W[a] - t) / T - 1) <= tol) & (np.abs((self.W[b] + t) / T - 1) <= tol)
                 if self.V is not None:
                     ok &= self.limits_ok(a, b, self.V[ua][:, None, :] - self.V[vb][None, :, :])
+                if self.radius is not None:
+                    C = self.centres()
+                    ok &= self.radius_ok(ua, b, C)[:, None] & self.radius_ok(vb, a, C)[None, :]
                 h = np.where(ok, bel_u[:, None] + bel_v[None, :], -np.inf)
                 for f in np.argsort(-h, axis=None, kind="stable")[:tries]:
                     if not np.isfinite(h.flat[f]) or h.flat[f] <= 0:
@@ -1312,7 +1425,17 @@ class _State:
         flat = np.argsort(-score, axis=None, kind="stable")[:tries]
         sub = sparse.csr_matrix((np.ones(len(es)), (es, ed)), shape=(n, n))
 
+        r_before = self.radius_excess()[idx].sum() if self.radius is not None else 0.0
+
         def connected(mask):
+            if self.radius is not None:  # no farther from the new centres than before
+                xy_, w_ = self.centroid[idx], np.maximum(w, 1e-12)
+                far = 0.0
+                for m in (mask, ~mask):
+                    c = (xy_[m] * w_[m, None]).sum(0) / w_[m].sum()
+                    far += np.maximum(np.hypot(*(xy_[m] - c).T) - self.radius, 0).sum()
+                if far > r_before + 1e-9:
+                    return False
             return (connected_components(sub[mask][:, mask], directed=False)[0] == 1
                     and connected_components(sub[~mask][:, ~mask], directed=False)[0] == 1)
 
@@ -1382,6 +1505,7 @@ class _State:
         def ok(u, a, b):
             wu = self.w[u]
             within = (np.abs((self.W[a] - wu) / T - 1) <= tol) & (np.abs((self.W[b] + wu) / T - 1) <= tol)
+            within &= self.radius_ok(u, b, self.centres()) if self.radius is not None else True
             return within & (self.limits_ok(a, b, self.V[u]) if self.V is not None else True)
         return self._run(score, rounds, ok)
 
@@ -1406,8 +1530,8 @@ class _State:
 def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, target_size: float | None = None,
                     tolerance: float = 0.02, weight=None, barriers: gpd.GeoDataFrame | None = None,
                     parent: str | None = None, previous: str | None = None, locked: str | None = None,
-                    seeds: str | None = None, limits: dict | None = None, random_state: int | None = 0,
-                    source: str = "units") -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
+                    seeds: str | None = None, limits: dict | None = None, max_radius: float | None = None,
+                    random_state: int | None = 0, source: str = "units") -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
     """The whole job on any polygon layer: returns the units (every row and column kept, in their
     own CRS) with a `district` code, the dissolved districts with totals and metrics, and the
     report. `barriers` may mix lines and polygons (barriers) with points (crossings)."""
@@ -1435,7 +1559,8 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
     slow = links.loc[links["crossing"] == "(slow barrier)", ["a", "b"]].to_numpy()
     part = DistrictPartitioner(n_districts=n_districts, target_size=target_size, tolerance=tolerance,
                                weight=weight, parent=parent, previous=previous, locked=locked,
-                               seeds=seeds, limits=limits, random_state=random_state).fit(metric, adjacency=adj,
+                               seeds=seeds, limits=limits, max_radius=max_radius,
+                               random_state=random_state).fit(metric, adjacency=adj,
                                                                                           slow_pairs=slow)
     codes = np.array([f"D{i + 1:03d}" for i in range(part.n_districts_)], dtype=object)
     if part.previous_codes_:

@@ -326,3 +326,26 @@ def test_limits_that_cannot_be_met_are_reported_not_hidden():
         DistrictPartitioner(n_districts=5, limits={"income": 0.05}).fit(units)
     with pytest.raises(InputError, match="between 0 and 1"):
         DistrictPartitioner(n_districts=5, limits={"revenue": 5}).fit(units)
+
+
+def test_a_maximum_radius_is_checked_kept_when_reachable_and_its_violations_reported():
+    units = lattice(24, 12, np.random.default_rng(5))
+    xy = np.c_[units.centroid.x, units.centroid.y]
+    w = units["subscribers"].to_numpy(float)
+
+    def farthest(labels):
+        out = 0.0
+        for d in np.unique(labels):
+            m = labels == d
+            c = (xy[m] * w[m, None]).sum(0) / w[m].sum()
+            out = max(out, np.hypot(*(xy[m] - c).T).max())
+        return out
+    part = DistrictPartitioner(n_districts=8, tolerance=0.03, random_state=0, max_radius=700).fit(units)
+    assert part.report_["radius"]["units_over"] == 0 and part.report_["max_deviation"] <= 0.03
+    assert farthest(part.labels_) <= 700 + 1e-6
+    assert np.allclose(part.districts_["radius_m"].max(), farthest(part.labels_))
+    tight = DistrictPartitioner(n_districts=8, tolerance=0.03, random_state=0, max_radius=150).fit(units)
+    r = tight.report_["radius"]
+    assert r["units_over"] > 0 and r["districts_over"] > 0 and "U" in r["units_over_list"]
+    with pytest.raises(InputError, match="max_radius must be a positive distance"):
+        DistrictPartitioner(n_districts=8, max_radius=-5).fit(units)

@@ -88,11 +88,13 @@ def test_limit_holds_a_second_column_and_slow_barriers_come_from_the_file(tmp_pa
                                                                                (X0 + 2010, Y0 + 1000)])], crs=UTM)
     road.to_file(tmp_path / "road.gpkg")
     out = tmp_path / "plan.gpkg"
-    r = run(src, "--districts", 10, "--limit", "revenue=0.03", "--barriers", tmp_path / "road.gpkg", "--out", out)
+    r = run(src, "--districts", 10, "--limit", "revenue=0.03", "--barriers", tmp_path / "road.gpkg",
+            "--max-radius", 5000, "--out", out)
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     assert report["limits"]["revenue"]["within_limits"] and report["max_deviation"] <= 0.02
     assert report["islands_joined"] == []  # slowed, not cut: nothing to join
+    assert report["radius"]["max_radius_m"] == 5000 and report["radius"]["units_over"] == 0
     got = gpd.read_file(out, layer="units")
     rev = got.groupby("district")["revenue"].sum()
     assert np.max(np.abs(rev / rev.mean() - 1)) <= 0.03 + 1e-9
