@@ -241,7 +241,22 @@ class DistrictPartitioner:
         # Locked districts are kept exactly; the free units are planned around them, each
         # free part the locks leave (within a parent) getting districts by its workload.
         locked_codes, free = [], np.ones(len(units), bool)
-        if self.locked is not None:
+        # A re-plan that adds districts (growth somewhere) re-plans only the
+        # region around the districts out of tolerance, grown until its workload divides into
+        # whole districts within it; every other district is kept as it was.
+        regrow = (prev is not None and self.locked is None and self.parent is None and self.seeds is None
+                  and k > len(self.previous_codes_))
+        if regrow:
+            keep = self._growth_region(adjacency, w, prev, k)
+            col = pd.Series(np.where(keep, prev, -1)).replace(-1, np.nan)
+            free = ~keep
+            locked_codes = list(pd.unique(col[keep]))
+            if free.any():
+                joined, _ = self._join_islands(units, adjacency)
+                _, comp = connected_components(joined[free][:, free], directed=False)
+                parents = parents.astype(object)
+                parents[free] = [f"#{c}" for c in comp]
+        elif self.locked is not None:
             if self.locked not in units.columns:
                 raise InputError(f"units have no locked-district column {self.locked!r}")
             col = units[self.locked]
@@ -267,9 +282,11 @@ class DistrictPartitioner:
         links, rounds = [], {"balance": 0, "compactness": 0}
         offset = 0
         for j, code in enumerate(locked_codes):
-            mine = (units[self.locked] == code).fillna(False).to_numpy(dtype=bool)
+            mine = (col == code).fillna(False).to_numpy(dtype=bool)
             labels[mine] = k_free + j
-            targets[k_free + j] = w[mine].sum()  # kept as is: its balance is not this plan's to fix
+            # A user's lock is kept as is (its balance is not this plan's to fix); a district a
+            # re-plan keeps is measured against the target like any other.
+            targets[k_free + j] = total / k if regrow else w[mine].sum()
         for grp in groups:
             idx = np.flatnonzero((parents == grp) & free)
             kg = quota[grp]
@@ -288,16 +305,25 @@ class DistrictPartitioner:
             if V is not None:
                 bounds = self._bounds(V[idx], kg, limit_spec)
                 vlo[offset:offset + kg], vhi[offset:offset + kg] = bounds
-            lab, r = self._solve(_Graph.from_csr(sub_adj), w[idx], area[idx], perim[idx], centroid[idx], kg,
-                                 rng, None if prev is None else prev[idx], sub_units, where, seeds_g,
-                                 None if side is None else side[idx],
-                                 None if V is None else (V[idx], *bounds))
+            tolerance = self.tolerance
+            if regrow:  # the region's own mean is off the city's target: tighten by that much
+                self.tolerance = max(tolerance - abs(w[idx].sum() / kg / (total / k) - 1), tolerance / 4)
+            try:
+                lab, r = self._solve(_Graph.from_csr(sub_adj), w[idx], area[idx], perim[idx], centroid[idx], kg,
+                                     rng, None if prev is None or regrow else prev[idx], sub_units, where, seeds_g,
+                                     None if side is None else side[idx],
+                                     None if V is None else (V[idx], *bounds))
+            finally:
+                self.tolerance = tolerance
             labels[idx] = lab + offset
             targets[offset:offset + kg] = w[idx].sum() / kg
             for key in rounds:
                 rounds[key] += r[key]
             offset += kg
 
+        if regrow:  # back to the previous plan's labels: kept ones as they were, new ones matched
+            labels = self._match_previous(labels, prev, w, k_free, locked_codes)
+            targets[:] = total / k
         full = _Graph.from_csr(adjacency)
         state = _State(full, w, area, perim, labels, k, targets, centroid=centroid)
         dist = np.hypot(*(centroid - state.centres()[labels]).T)
@@ -329,12 +355,15 @@ class DistrictPartitioner:
             for g_, q in quota.items():
                 per_parent[str(g_).split("#")[0]] = per_parent.get(str(g_).split("#")[0], 0) + int(q)
             self.report_["districts_per_parent"] = per_parent
-        if locked_codes:
+        if regrow:
+            self.report_["replanned_region"] = {"districts": int(k_free), "units": int(free.sum()),
+                                                "workload_share": float(w[free].sum() / total)}
+        if locked_codes and not regrow:
             mean_target = w[free].sum() / max(k_free, 1) if free.any() else float(np.mean(targets))
             self.report_["locked"] = [{"district": str(c), "workload": float(targets[k_free + j]),
                                        "deviation_from_target": float(targets[k_free + j] / mean_target - 1)}
                                       for j, c in enumerate(locked_codes)]
-        self.locked_codes_ = [str(c) for c in locked_codes]
+        self.locked_codes_ = [] if regrow else [str(c) for c in locked_codes]
         if seed_of is not None:
             self.seeds_ = {str(n_): int(labels[i]) for i, n_ in enumerate(seed_of) if n_ != ""}
             self.report_["seeds"] = self.seeds_
@@ -373,6 +402,66 @@ class DistrictPartitioner:
         if (col[~free] != "").any():
             raise InputError("a seed lies in a locked district; seeds are for the districts being planned")
         return col
+
+    def _growth_region(self, adjacency, w, prev, k) -> np.ndarray:
+        """Units to keep (True) in a re-plan that changes the number of districts: all but the
+        districts out of tolerance and enough neighbours round them that each region's workload
+        makes whole districts within a third of the tolerance (a region of 3.4 districts cannot be
+        balanced; one of 17.4 grown from it can). A third of the tolerance: the rest is the
+        region's own plan's."""
+        T = w.sum() / k
+        g = _Graph.from_csr(adjacency)
+        lab = _attach_new(g, prev)
+        m = int(lab.max()) + 1
+        W = np.bincount(lab, weights=w, minlength=m)
+        cut = lab[g.src] != lab[g.indices]
+        D = sparse.csr_matrix((np.ones(cut.sum()), (lab[g.src[cut]], lab[g.indices[cut]])), shape=(m, m))
+        region = np.abs(W / T - 1) > self.tolerance
+        for _ in range(m):
+            if not region.any():
+                break
+            n_c, comp = connected_components(D[region][:, region], directed=False)
+            ids = np.flatnonzero(region)
+            Wc = np.bincount(comp, weights=W[ids], minlength=n_c)
+            mc = np.maximum(np.round(Wc / T), 1)
+            bad = np.abs(Wc / (mc * T) - 1) > self.tolerance / 3
+            if not bad.any():
+                break
+            grow = np.zeros(m, bool)
+            grow[np.unique(D[ids[np.isin(comp, np.flatnonzero(bad))]].indices)] = True
+            if not (grow & ~region).any():
+                break
+            region |= grow
+        return ~region[lab]
+
+    @staticmethod
+    def _match_previous(labels, prev, w, k_free, locked_codes) -> np.ndarray:
+        """Labels in the previous plan's numbering: kept districts as they were; each newly
+        planned district takes the previous label it shares most workload with (an assignment
+        that maximises what stays), the rest fresh labels after the previous ones."""
+        from scipy.optimize import linear_sum_assignment
+        out = labels.copy()
+        for j, code in enumerate(locked_codes):
+            out[labels == k_free + j] = int(code)
+        region = labels < k_free
+        old = np.unique(prev[region & (prev >= 0)])
+        old = old[~np.isin(old, np.asarray(locked_codes, dtype=int))]
+        overlap = np.zeros((k_free, len(old)))
+        if len(old):
+            pos = np.searchsorted(old, prev)
+            ok = region & (prev >= 0) & np.isin(prev, old)
+            np.add.at(overlap, (labels[ok], pos[ok]), w[ok])
+        rows, cols = linear_sum_assignment(-overlap) if len(old) else (np.empty(0, int), np.empty(0, int))
+        new_label = np.full(k_free, -1)
+        new_label[rows] = old[cols]
+        fresh = iter(range(int(max(prev.max(), max(map(int, locked_codes), default=-1))) + 1, 10 ** 9))
+        for d in range(k_free):
+            if new_label[d] < 0:
+                new_label[d] = next(fresh)
+        out[region] = new_label[labels[region]]
+        # With more districts than before every previous label in the region is matched, so the
+        # numbering is 0..k-1 with the previous labels where they were.
+        return out
 
     def _limit_columns(self, units):
         if not self.limits:
@@ -699,6 +788,24 @@ def _repair_contiguity(g: _Graph, w: np.ndarray, lab: np.ndarray, k: int, seeds=
         key = pd.DataFrame({"u": g.src[e], "d": lab[g.indices[e]], "s": g.border[e]})
         best = key.groupby(["u", "d"], sort=False)["s"].sum().reset_index().sort_values(
             ["u", "s"], ascending=[True, False]).drop_duplicates("u")
+        lab[best["u"].to_numpy()] = best["d"].to_numpy()
+    return lab
+
+
+def _attach_new(g: _Graph, prev) -> np.ndarray:
+    """Previous labels with every new unit (-1) given to the district it borders most."""
+    lab = prev.copy()
+    for _ in range(len(lab)):
+        todo = np.flatnonzero(lab < 0)
+        if len(todo) == 0:
+            break
+        mark = lab < 0
+        e = np.flatnonzero(mark[g.src] & ~mark[g.indices])
+        if len(e) == 0:  # a new part with no labelled neighbour: its own district
+            lab[todo] = lab.max() + 1
+            break
+        best = pd.DataFrame({"u": g.src[e], "d": lab[g.indices[e]], "s": g.border[e]}).groupby(
+            ["u", "d"])["s"].sum().reset_index().sort_values(["u", "s"], ascending=[True, False]).drop_duplicates("u")
         lab[best["u"].to_numpy()] = best["d"].to_numpy()
     return lab
 

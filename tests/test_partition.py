@@ -349,3 +349,26 @@ def test_a_maximum_radius_is_checked_kept_when_reachable_and_its_violations_repo
     assert r["units_over"] > 0 and r["districts_over"] > 0 and "U" in r["units_over_list"]
     with pytest.raises(InputError, match="max_radius must be a positive distance"):
         DistrictPartitioner(n_districts=8, max_radius=-5).fit(units)
+
+
+def test_concentrated_growth_adds_districts_where_it_is_and_keeps_the_rest():
+    rng = np.random.default_rng(13)
+    units = lattice(30, 20, rng, low=90, high=110)
+    k = 24
+    first = DistrictPartitioner(n_districts=k, tolerance=0.02, random_state=0).fit(units)
+    target = units["subscribers"].sum() / k
+    grown = units.copy()
+    grown["previous"] = [f"D{l:02d}" for l in first.labels_]
+    # A new estate in one corner: two districts' worth of subscribers over its boxes.
+    xy = np.c_[units.centroid.x, units.centroid.y]
+    corner = np.hypot(xy[:, 0] - X0, xy[:, 1] - Y0) < 700
+    grown.loc[corner, "subscribers"] += int(2 * target / corner.sum())
+    again = DistrictPartitioner(target_size=target, tolerance=0.02, previous="previous", random_state=0).fit(grown)
+    assert again.n_districts_ == k + 2
+    assert again.report_["within_tolerance"] and again.report_["non_contiguous"] == 0
+    region = again.report_["replanned_region"]
+    assert region["districts"] < again.n_districts_ / 2          # re-planned locally...
+    far = np.hypot(xy[:, 0] - X0, xy[:, 1] - Y0) > 2_000
+    prev = np.array([again.previous_codes_.index(c) for c in grown["previous"]])
+    assert (again.labels_[far] == prev[far]).all()                # ...and the far side is kept as it was
+    assert again.report_["churn"] < 0.5
