@@ -198,6 +198,19 @@ def _limits(items: list[str] | None) -> dict | None:
     return out
 
 
+def _counts(items: list[str] | None) -> dict | None:
+    """--parent-count WEST=3 ... : districts per parent area, set rather than derived."""
+    if not items:
+        return None
+    out = {}
+    for it in items:
+        name, _, n = it.rpartition("=")
+        if not name or not n.strip().isdigit():
+            raise InputError(f"--parent-count {it!r}: expected PARENT=NUMBER, e.g. west=3")
+        out[name] = int(n)
+    return out
+
+
 def _weights(items: list[str] | None) -> dict[str, float] | None:
     if not items:
         return None
@@ -225,6 +238,7 @@ def partition(units_file: Annotated[Path, typer.Argument(help="Any polygon layer
               seeds: Annotated[Optional[str], typer.Option(help="Column naming a seed (a manager's base) on one unit each.")] = None,
               limit: Annotated[Optional[list[str]], typer.Option(help="Hold a further column within limits: COLUMN=SHARE or COLUMN=MIN:MAX; repeatable.")] = None,
               max_radius: Annotated[Optional[float], typer.Option(help="Metres: no unit farther from its district's centre.")] = None,
+              parent_count: Annotated[Optional[list[str]], typer.Option(help="PARENT=N: districts in that parent (set, not derived); repeatable.")] = None,
               seed: int = 0,
               layer: Annotated[Optional[str], typer.Option("--layer", help="Layer inside a multi-layer input.")] = None) -> None:
     """Partition any polygon layer into balanced, contiguous districts (file to file)."""
@@ -237,7 +251,7 @@ def partition(units_file: Annotated[Path, typer.Argument(help="Any polygon layer
         out_units, out_districts, report = partition_units(
             units, n_districts=districts, target_size=target_size, tolerance=tolerance, weight=_weights(weight),
             barriers=bars, parent=parent, previous=previous, locked=locked, seeds=seeds, limits=_limits(limit),
-            max_radius=max_radius, random_state=seed, source=units_file.name)
+            max_radius=max_radius, parent_counts=_counts(parent_count), random_state=seed, source=units_file.name)
         if out_file.exists():
             out_file.unlink()
         write_file(out_units, out_file, layer="units")
@@ -267,6 +281,7 @@ def plan_create(city: CityOpt = None,
                 previous: Annotated[Optional[str], typer.Option(help="Re-plan from this plan, moving little.")] = None,
                 limit: Annotated[Optional[list[str]], typer.Option(help="Hold revenue, faults or area_km2 within limits: COLUMN=SHARE or COLUMN=MIN:MAX.")] = None,
                 max_radius: Annotated[Optional[float], typer.Option(help="Metres: no box farther from its district's centre.")] = None,
+                parent_count: Annotated[Optional[list[str]], typer.Option(help="AREA_ID=N: districts in that area (with --parent); repeatable.")] = None,
                 name: Optional[str] = None, seed: int = 0) -> None:
     """Partition the city's boxes into districts and save the plan as a draft."""
     from gis import plans, store
@@ -278,7 +293,8 @@ def plan_create(city: CityOpt = None,
         with engine.connect() as conn:
             city_id = store.resolve_city(conn, city)
             total = conn.execute(text_("SELECT count(*) FROM subscribers WHERE city_id = :c"), {"c": city_id}).scalar()
-            k_hint = districts or (round(total / target_size) if target_size else None)
+            k_hint = districts or (round(total / target_size) if target_size else None) or \
+                (sum(_counts(parent_count).values()) if parent_count else None)
             split = total / k_hint * (1 + tolerance) if k_hint else None
             units, network = plans.city_units(conn, city_id, split_above=split, districts=k_hint)
             if previous:
@@ -286,10 +302,10 @@ def plan_create(city: CityOpt = None,
         out_units, out_districts, report = partition_units(
             units, n_districts=districts, target_size=target_size, tolerance=tolerance, weight=_weights(weight),
             barriers=network, parent=level, previous="previous" if previous else None, limits=_limits(limit),
-            max_radius=max_radius, random_state=seed, source=f"city {city_id}")
+            max_radius=max_radius, parent_counts=_counts(parent_count), random_state=seed, source=f"city {city_id}")
         params = {"districts": districts, "target_size": target_size, "tolerance": tolerance,
                   "weight": weight or ["subscribers"], "parent": parent, "previous": previous, "seed": seed,
-                  "limits": limit, "max_radius": max_radius}
+                  "limits": limit, "max_radius": max_radius, "parent_counts": parent_count}
         plan_id = plans.save_plan(engine, city_id, out_units, out_districts, report, parameters=params,
                                   name=name, previous=previous, parent_level=level)
     print(json.dumps({"plan": plan_id, "status": "draft", **report}, default=float))

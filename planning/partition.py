@@ -128,6 +128,8 @@ class DistrictPartitioner:
         balance variables: {column: r} keeps every district within +-r of the mean (the ideal),
         {column: (min, max)} within absolute bounds. Hard limits, met by moves and swaps that keep
         the workload within the tolerance; what cannot be met is reported (`report_["limits"]`).
+    parent_counts : {parent: number of districts} to set the count per parent area instead of
+        deriving it from the workload (every parent named; the total is the plan's k).
     max_radius : metres: every unit (its centroid) within this distance of its district's
         centre (workload-weighted). Units beyond it are moved or swapped to a neighbour whose
         centre is nearer, within the tolerance, and no compaction step may push a unit beyond
@@ -140,7 +142,7 @@ class DistrictPartitioner:
                  random_state: int | None = None, max_rounds: int = 400, init: str = "power",
                  parent: str | None = None, previous: str | None = None, locked: str | None = None,
                  n_init: int = 1, seeds: str | None = None, limits: dict | None = None,
-                 max_radius: float | None = None):
+                 max_radius: float | None = None, parent_counts: dict | None = None):
         self.n_districts = n_districts
         self.target_size = target_size
         self.tolerance = tolerance
@@ -157,6 +159,7 @@ class DistrictPartitioner:
         self.seeds = seeds
         self.limits = limits
         self.max_radius = max_radius
+        self.parent_counts = parent_counts
 
     # ---- validation -----------------------------------------------------------------------
 
@@ -166,9 +169,11 @@ class DistrictPartitioner:
             if k > n:
                 raise InfeasiblePlan(f"{k} districts asked of {n} units")
             return k
-        if (self.n_districts is None) == (self.target_size is None):
+        if self.n_districts is None and self.target_size is None and self.parent_counts:
+            k = int(sum(self.parent_counts.values()))  # the counts per parent set the total
+        elif (self.n_districts is None) == (self.target_size is None):
             raise InputError("give exactly one of n_districts and target_size")
-        if self.n_districts is not None:
+        elif self.n_districts is not None:
             k = int(self.n_districts)
             if k != self.n_districts or k < 1:
                 raise InputError(f"n_districts must be a positive integer, not {self.n_districts!r}")
@@ -523,6 +528,23 @@ class DistrictPartitioner:
     def _quota(self, groups, parents, w, k) -> dict:
         if self.parent is None:
             return {groups[0]: k}
+        if self.parent_counts:
+            given = {str(p_): c for p_, c in self.parent_counts.items()}
+            missing = [g_ for g_ in groups if g_ not in given]
+            if missing:
+                raise InputError(f"no district count given for {self.parent} {', '.join(map(str, missing[:5]))}")
+            bad = [p_ for p_, c in given.items() if not (isinstance(c, (int, np.integer)) and c >= 1)]
+            if bad:
+                raise InputError(f"district count for {self.parent} {bad[0]} must be a whole number >= 1, "
+                                 f"not {given[bad[0]]!r}")
+            if sum(given[g_] for g_ in groups) != k:
+                raise InputError(f"the district counts per {self.parent} add up to "
+                                 f"{sum(given[g_] for g_ in groups)}, not the {k} districts asked")
+            counts = {g_: int(np.sum(parents == g_)) for g_ in groups}
+            short = [g_ for g_ in groups if counts[g_] < given[g_]]
+            if short:
+                raise InfeasiblePlan(f"{self.parent} {short[0]} has {counts[short[0]]} units for {given[short[0]]} districts")
+            return {g_: int(given[g_]) for g_ in groups}
         if len(groups) > k:
             raise InfeasiblePlan(f"{k} districts cannot nest in {len(groups)} {self.parent} areas: each needs at "
                                  f"least one district")
@@ -1638,7 +1660,7 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
                     tolerance: float = 0.02, weight=None, barriers: gpd.GeoDataFrame | None = None,
                     parent: str | None = None, previous: str | None = None, locked: str | None = None,
                     seeds: str | None = None, limits: dict | None = None, max_radius: float | None = None,
-                    random_state: int | None = 0, source: str = "units") -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
+                    parent_counts: dict | None = None, random_state: int | None = 0, source: str = "units") -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
     """The whole job on any polygon layer: returns the units (every row and column kept, in their
     own CRS) with a `district` code, the dissolved districts with totals and metrics, and the
     report. `barriers` may mix lines and polygons (barriers) with points (crossings)."""
@@ -1666,7 +1688,7 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
     slow = links.loc[links["crossing"] == "(slow barrier)", ["a", "b"]].to_numpy()
     part = DistrictPartitioner(n_districts=n_districts, target_size=target_size, tolerance=tolerance,
                                weight=weight, parent=parent, previous=previous, locked=locked,
-                               seeds=seeds, limits=limits, max_radius=max_radius,
+                               seeds=seeds, limits=limits, max_radius=max_radius, parent_counts=parent_counts,
                                random_state=random_state).fit(metric, adjacency=adj,
                                                                                           slow_pairs=slow)
     codes = np.array([f"D{i + 1:03d}" for i in range(part.n_districts_)], dtype=object)

@@ -372,3 +372,23 @@ def test_concentrated_growth_adds_districts_where_it_is_and_keeps_the_rest():
     prev = np.array([again.previous_codes_.index(c) for c in grown["previous"]])
     assert (again.labels_[far] == prev[far]).all()                # ...and the far side is kept as it was
     assert again.report_["churn"] < 0.5
+
+
+def test_the_count_per_parent_can_be_set_instead_of_derived():
+    units = lattice(12, 12, np.random.default_rng(9))
+    x = shapely.get_coordinates(units.geometry.centroid.to_numpy())[:, 0]
+    units["region"] = np.where(x < X0 + 400, "west", "east")  # workload would give 2 and 4
+    part = DistrictPartitioner(parent="region", parent_counts={"west": 3, "east": 3}, tolerance=0.05,
+                               random_state=0).fit(units)
+    assert part.n_districts_ == 6 and part.report_["districts_per_parent"] == {"west": 3, "east": 3}
+    for d in np.unique(part.labels_):
+        assert units.loc[part.labels_ == d, "region"].nunique() == 1
+    # Each parent balanced within itself (the west's districts are smaller, as asked).
+    west = units["region"].to_numpy() == "west"
+    wl = np.bincount(part.labels_[west], weights=units["subscribers"][west])
+    wl = wl[wl > 0]
+    assert np.max(np.abs(wl / wl.mean() - 1)) <= 0.05
+    with pytest.raises(InputError, match="no district count given for region west"):
+        DistrictPartitioner(parent="region", parent_counts={"east": 3}).fit(units)
+    with pytest.raises(InputError, match="add up to 6, not the 7 districts asked"):
+        DistrictPartitioner(n_districts=7, parent="region", parent_counts={"west": 3, "east": 3}).fit(units)

@@ -100,3 +100,17 @@ def test_limit_holds_a_second_column_and_slow_barriers_come_from_the_file(tmp_pa
     assert np.max(np.abs(rev / rev.mean() - 1)) <= 0.03 + 1e-9
     bad = run(src, "--districts", 10, "--limit", "revenue=lots", "--out", tmp_path / "x.gpkg")
     assert bad.returncode == 2 and "--limit 'revenue=lots'" in bad.stderr
+
+
+def test_parent_counts_are_set_from_the_command_line(tmp_path):
+    units = lattice(12, 12, np.random.default_rng(9))
+    x = shapely.get_coordinates(units.geometry.centroid.to_numpy())[:, 0]
+    units["region"] = np.where(x < X0 + 400, "west", "east")
+    src = tmp_path / "units.gpkg"
+    units.to_file(src)
+    r = run(src, "--parent", "region", "--parent-count", "west=3", "--parent-count", "east=3", "--tolerance", 0.05,
+            "--out", tmp_path / "p.gpkg")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["districts_per_parent"] == {"west": 3, "east": 3}
+    bad = run(src, "--parent", "region", "--parent-count", "west", "--out", tmp_path / "q.gpkg")
+    assert bad.returncode == 2 and "expected PARENT=NUMBER" in bad.stderr
