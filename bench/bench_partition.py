@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 K = 148
-LIMIT_S = 600
+LIMIT_S = 600   # the limit for the slow peers
 
 
 def load_units(folder: Path):
@@ -109,6 +110,28 @@ def spopt_region_kmeans(units, adj):
     return np.asarray(model.labels_)
 
 
+def spopt_azp(units, adj):
+    from libpysal.weights import WSP
+    from spopt.region import AZP
+    w = WSP((adj > 0).astype(float)).to_W(silence_warnings=True)
+    gdf = units[["subscribers", "geometry"]].reset_index(drop=True)
+    model = AZP(gdf, w, ["subscribers"], n_clusters=K, random_state=0)
+    model.solve()
+    return np.asarray(model.labels_)
+
+
+def spopt_maxp(units, adj):
+    from libpysal.weights import WSP
+    from spopt.region import MaxPHeuristic
+    w = WSP((adj > 0).astype(float)).to_W(silence_warnings=True)
+    gdf = units[["subscribers", "geometry"]].reset_index(drop=True)
+    gdf["load"] = gdf["subscribers"].astype(float)
+    # Regions of at least 98 % of a district's workload: max-p then finds as many as it can.
+    model = MaxPHeuristic(gdf, w, ["subscribers"], "load", 0.98 * gdf["load"].sum() / K, top_n=2)
+    model.solve()
+    return np.asarray(model.labels_)
+
+
 def _child(q, fn, args):
     try:
         t = time.perf_counter()
@@ -143,7 +166,12 @@ def main() -> None:
         ("GerryChain recursive_tree_part (5 %)", gerrychain, ()),
         ("k-means-constrained (equal unit counts)", kmeans_constrained, ()),
         ("spopt RegionKMeansHeuristic", spopt_region_kmeans, ()),
+        ("spopt AZP", spopt_azp, ()),
+        ("spopt max-p (regions >= 98 % of a district)", spopt_maxp, ()),
     ]
+    only = os.environ.get("PEERS")  # e.g. PEERS=AZP,max-p to run some rows only
+    if only:
+        methods = [m for m in methods if any(o.strip() in m[0] for o in only.split(","))]
     rows = []
     for name, fn, extra in methods:
         status, seconds, out = run(fn, units, adj, *extra)
