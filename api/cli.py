@@ -282,6 +282,7 @@ def plan_create(city: CityOpt = None,
                 limit: Annotated[Optional[list[str]], typer.Option(help="Hold revenue, faults or area_km2 within limits: COLUMN=SHARE or COLUMN=MIN:MAX.")] = None,
                 max_radius: Annotated[Optional[float], typer.Option(help="Metres: no box farther from its district's centre.")] = None,
                 parent_count: Annotated[Optional[list[str]], typer.Option(help="AREA_ID=N: districts in that area (with --parent); repeatable.")] = None,
+                slow_barriers: Annotated[Optional[str], typer.Option(help="Barrier kinds that only slow growth, e.g. motorway,rail.")] = None,
                 name: Optional[str] = None, seed: int = 0) -> None:
     """Partition the city's boxes into districts and save the plan as a draft."""
     from gis import plans, store
@@ -296,7 +297,8 @@ def plan_create(city: CityOpt = None,
             k_hint = districts or (round(total / target_size) if target_size else None) or \
                 (sum(_counts(parent_count).values()) if parent_count else None)
             split = total / k_hint * (1 + tolerance) if k_hint else None
-            units, network = plans.city_units(conn, city_id, split_above=split, districts=k_hint)
+            slow = tuple(x.strip() for x in slow_barriers.split(",") if x.strip()) if slow_barriers else ()
+            units, network = plans.city_units(conn, city_id, split_above=split, districts=k_hint, slow=slow)
             if previous:
                 units["previous"] = units["unit_id"].map(plans.previous_labels(conn, previous))
         out_units, out_districts, report = partition_units(
@@ -305,7 +307,8 @@ def plan_create(city: CityOpt = None,
             max_radius=max_radius, parent_counts=_counts(parent_count), random_state=seed, source=f"city {city_id}")
         params = {"districts": districts, "target_size": target_size, "tolerance": tolerance,
                   "weight": weight or ["subscribers"], "parent": parent, "previous": previous, "seed": seed,
-                  "limits": limit, "max_radius": max_radius, "parent_counts": parent_count}
+                  "limits": limit, "max_radius": max_radius, "parent_counts": parent_count,
+                  "slow_barriers": slow_barriers}
         plan_id = plans.save_plan(engine, city_id, out_units, out_districts, report, parameters=params,
                                   name=name, previous=previous, parent_level=level)
     print(json.dumps({"plan": plan_id, "status": "draft", **report}, default=float))

@@ -20,14 +20,16 @@ PARENT_LEVELS = {"communities": "community", "community": "community",
 
 
 def city_units(conn: Connection, city: str, *, cell: float = 10.0, simplify: float = 60.0,
-               split_above: float | None = None, districts: int | None = None,
+               split_above: float | None = None, districts: int | None = None, slow: tuple[str, ...] = (),
                ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """The city's planning units (one per box, in the city's metric CRS) with their workload
     columns, and the barriers-and-crossings layer for their adjacency.
 
     Workload columns: `subscribers`, `revenue` (monthly), `faults` (tickets per month over the
     last 12 months of data), `area_km2`. A box with more than `split_above` subscribers is split
-    into one unit per distribution point (`unit_id` box/dp); every other unit is a whole box."""
+    into one unit per distribution point (`unit_id` box/dp); every other unit is a whole box.
+    Barriers of the kinds in `slow` (e.g. "motorway") only slow districts' growth instead of
+    cutting it (their `effect` is "slow")."""
     crs = store.metric_crs(conn, city)
     subs = store.read_layer(conn, "subscribers", city, ["id", "box_id", "dp_id", "monthly_revenue"])
     if len(subs) == 0:
@@ -71,7 +73,11 @@ def city_units(conn: Connection, city: str, *, cell: float = 10.0, simplify: flo
             _, nearest = tree.query_nearest(pts, all_matches=False)
             col = lay["id"].to_numpy()[nearest]
         units[level] = col
-    network = pd.concat([barriers[["id", "geometry"]], crossings[["id", "geometry"]]], ignore_index=True)
+    bad = set(slow) - {"river", "rail", "motorway"}
+    if bad:
+        raise InputError(f"unknown barrier kind {sorted(bad)[0]!r}; kinds: river, rail, motorway")
+    barriers["effect"] = np.where(barriers["kind"].isin(list(slow)), "slow", "block")
+    network = pd.concat([barriers[["id", "effect", "geometry"]], crossings[["id", "geometry"]]], ignore_index=True)
     return units, gpd.GeoDataFrame(network, geometry="geometry", crs=barriers.crs or 4326)
 
 

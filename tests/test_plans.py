@@ -118,3 +118,12 @@ def test_a_box_larger_than_a_district_is_split_by_distribution_point_and_no_othe
     assert len(dps) == len(set(dps))                         # each dp in one district
     n_dps = q(engine, "SELECT count(DISTINCT dp_id) FROM subscribers WHERE box_id = ANY(:b)", b=list(big))[0][0]
     assert len(dps) == n_dps
+
+
+def test_barrier_kinds_can_be_made_to_slow_growth_instead_of_cutting_it(cli, loaded_demo):
+    r = cli("plan", "create", "--city", loaded_demo, "--districts", 4, "--slow-barriers", "motorway,rail")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["non_contiguous"] == 0 and plan["within_tolerance"]
+    r = cli("plan", "create", "--city", loaded_demo, "--districts", 4, "--slow-barriers", "lava")
+    assert r.returncode == 2 and "unknown barrier kind 'lava'" in r.stderr
