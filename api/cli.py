@@ -454,6 +454,88 @@ def alerts_history(alert_id: str) -> None:
     out.print(t)
 
 
+# ---- faults ------------------------------------------------------------------------------------
+
+faults_app = typer.Typer(help="Fault heatmaps and hotspots from the stored tickets.", no_args_is_help=True)
+app.add_typer(faults_app, name="faults")
+From = Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, local time).")]
+To = Annotated[str, typer.Option("--to", help="Day after the last (YYYY-MM-DD).")]
+
+
+@faults_app.command("heatmap")
+def faults_heatmap(start: From, end: To,
+                   out_file: Annotated[Path, typer.Option("--out", help=".png overlay (+ .json bounds) or .geojson contour bands.")],
+                   rate: Annotated[bool, typer.Option(help="Faults per 100 lines per month instead of raw density.")] = False,
+                   bandwidth: Annotated[Optional[float], typer.Option(help="Kernel bandwidth in metres (default: Scott's rule).")] = None,
+                   cell: Annotated[Optional[float], typer.Option(help="Grid cell in metres.")] = None,
+                   weight: Annotated[Optional[str], typer.Option(help="Weight column, e.g. severity.")] = None,
+                   cause: Annotated[Optional[list[str]], typer.Option(help="Only these causes; repeatable.")] = None,
+                   cable_kind: Annotated[Optional[list[str]], typer.Option(help="Only faults on these cable kinds.")] = None,
+                   district: Annotated[Optional[list[str]], typer.Option(help="Only these districts (active plan).")] = None,
+                   city: CityOpt = None) -> None:
+    """Kernel density of fault tickets in a window, as a PNG overlay or GeoJSON contours."""
+    from api.faults import heatmap
+    print(json.dumps(heatmap(_engine(), city, start, end, out_file, rate=rate, bandwidth=bandwidth, cell=cell,
+                             weight=weight, cause=cause, cable_kind=cable_kind, district=district), default=float))
+
+
+@faults_app.command("hotspots")
+def faults_hotspots(start: From, end: To,
+                    out_file: Annotated[Path, typer.Option("--out", help="Cells with Gi* (.gpkg or .geojson).")],
+                    resolution: Annotated[int, typer.Option(help="H3 resolution (9: cells ~400 m across).")] = 9,
+                    raw: Annotated[bool, typer.Option("--raw", help="Gi* on fault counts instead of faults per line.")] = False,
+                    trend: Annotated[bool, typer.Option(help="Add emerging-hotspot classes over the months.")] = False,
+                    alpha: float = 0.05,
+                    cause: Annotated[Optional[list[str]], typer.Option()] = None,
+                    cable_kind: Annotated[Optional[list[str]], typer.Option()] = None,
+                    district: Annotated[Optional[list[str]], typer.Option()] = None,
+                    city: CityOpt = None) -> None:
+    """Getis-Ord Gi* hotspots (FDR-corrected) on H3 cells; names the boxes and cables in them."""
+    from api.faults import hotspot_cells
+    if resolution not in range(6, 12):
+        raise InputError(f"--resolution must be 6 to 11, not {resolution}")
+    print(json.dumps(hotspot_cells(_engine(), city, start, end, out_file, resolution=resolution, rate=not raw,
+                                   alpha=alpha, trend=trend, cause=cause, cable_kind=cable_kind, district=district),
+                     default=float))
+
+
+@app.command()
+def hotspots(events_file: Annotated[Path, typer.Argument(help="Any point layer, any CRS.")],
+             out_file: Annotated[Path, typer.Option("--out", help="Cells with Gi* z and p (.gpkg or .geojson).")],
+             weight: Annotated[Optional[str], typer.Option(help="Weight column (default: count events).")] = None,
+             cell_size: Annotated[Optional[float], typer.Option(help="Hexagon size in metres (default ~400).")] = None,
+             alpha: float = 0.05) -> None:
+    """Gi* hotspots of any point file on a hexagonal grid; prints the strongest hotspot's centre."""
+    from api.faults import file_hotspots
+    from gis.io import read_file
+    ev = read_file(events_file)
+    if ev.crs is None:
+        raise InputError(f"{events_file.name}: the layer has no coordinate reference system")
+    if weight and weight not in ev.columns:
+        raise InputError(f"{events_file.name}: no weight column {weight!r}")
+    print(json.dumps(file_hotspots(ev, out_file, weight=weight, cell_size=cell_size, alpha=alpha), default=float))
+
+
+@app.command()
+def kpi(by: Annotated[str, typer.Option(help="box, district, manager, community or office.")] = "district",
+        month: Annotated[Optional[str], typer.Option(help="YYYY-MM (default: every month).")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False, city: CityOpt = None) -> None:
+    """Service KPIs: fault rate, repair within 24 h, contact within 20 min, time to clear, repeats."""
+    from api.faults import scorecard
+    df = scorecard(_engine(), city, by, month)
+    if as_json:
+        print(df.assign(month=df["month"].astype(str)).to_json(orient="records"))
+        return
+    t = Table(by, "month", "lines", "faults", "per 100 lines", "24 h", "20 min", "mean h", "p90 h", "repeat", "yoy")
+    pct = lambda v: "" if v != v else f"{v:.0%}"  # noqa: E731
+    for r in df.itertuples():
+        t.add_row(str(getattr(r, df.columns[0])), str(r.month), f"{r.lines:,.0f}", f"{r.tickets:,}",
+                  f"{r.fault_rate:.2f}", pct(r.repair_24h), pct(r.contact_20min), f"{r.clear_mean_h:.1f}",
+                  f"{r.clear_p90_h:.1f}", pct(r.repeat_share), "" if r.fault_rate_yoy != r.fault_rate_yoy
+                  else f"{r.fault_rate_yoy:+.0%}")
+    out.print(t)
+
+
 # ---- summary ----------------------------------------------------------------------------------
 
 @app.command()

@@ -78,7 +78,10 @@ class DensityGrid:
             if not polys:
                 continue
             # Outer rings and holes come as a flat list: even-odd by containment.
-            geom = shapely.make_valid(shapely.symmetric_difference_all(polys))
+            geom = polys[0]
+            for q in polys[1:]:
+                geom = shapely.symmetric_difference(geom, q)
+            geom = shapely.make_valid(geom)
             rows.append({"lower": float(lo), "upper": float(hi), "geometry": geom})
         plt.close(fig)
         return gpd.GeoDataFrame(rows, geometry="geometry", crs=self.crs)

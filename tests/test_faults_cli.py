@@ -1,0 +1,91 @@
+"""`pianqu faults heatmap|hotspots`, `pianqu kpi` on the stored demo, `pianqu hotspots` on a file."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+
+@pytest.fixture(scope="module")
+def cli(db_url, loaded_demo):
+    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "200"}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "api.cli", *map(str, args)], capture_output=True, text=True, env=env)
+    return run
+
+
+def test_heatmap_png_with_bounds_and_contour_bands(cli, loaded_demo, tmp_path):
+    r = cli("faults", "heatmap", "--city", loaded_demo, "--from", "2025-01-01", "--to", "2025-07-01",
+            "--out", tmp_path / "heat.png")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["faults"] > 1000 and res["bandwidth_m"] > 0 and (tmp_path / "heat.png").stat().st_size > 1000
+    (s, w), (n, e) = json.loads((tmp_path / "heat.json").read_text())["bounds"]
+    assert 27.5 < s < n < 29 and 112.5 < w < e < 113.5
+    r = cli("faults", "heatmap", "--city", loaded_demo, "--from", "2025-01-01", "--to", "2025-07-01", "--rate",
+            "--cause", "drop", "--out", tmp_path / "rate.geojson")
+    assert r.returncode == 0, r.stderr
+    bands = gpd.read_file(tmp_path / "rate.geojson")
+    assert len(bands) >= 2 and bands.crs.to_epsg() == 4326 and json.loads(r.stdout)["surface"].startswith("faults per 100")
+
+
+def test_heatmap_bad_requests_say_why(cli, loaded_demo, tmp_path):
+    r = cli("faults", "heatmap", "--city", loaded_demo, "--from", "2025-07-01", "--to", "2025-01-01", "--out", tmp_path / "x.png")
+    assert r.returncode == 2 and "the window is empty" in r.stderr
+    r = cli("faults", "heatmap", "--city", loaded_demo, "--from", "2030-01-01", "--to", "2030-02-01", "--out", tmp_path / "x.png")
+    assert r.returncode == 2 and "no fault tickets between" in r.stderr
+    r = cli("faults", "heatmap", "--city", loaded_demo, "--from", "2025-01-01", "--to", "2025-02-01", "--bandwidth", 0,
+            "--out", tmp_path / "x.png")
+    assert r.returncode == 2 and "bandwidth must be a positive" in r.stderr
+    r = cli("faults", "heatmap", "--city", loaded_demo, "--from", "2025-01-01", "--to", "2025-02-01",
+            "--district", "NOPE", "--out", tmp_path / "x.png")
+    assert r.returncode == 2 and "unknown district 'NOPE'" in r.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_store_hotspots_name_cells_boxes_and_cables_and_find_the_planted_ones(cli, loaded_demo, small_demo, tmp_path):
+    r = cli("faults", "hotspots", "--city", loaded_demo, "--from", "2024-11-01", "--to", "2026-11-01",
+            "--trend", "--out", tmp_path / "hot.gpkg")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["hot_cells"] > 0 and res["boxes"] and res["strongest"][0]["gi_z"] > 2
+    planted = {h["box_id"] for h in small_demo.truth["hotspots"]}
+    assert planted & {b["box_id"] for b in res["boxes"]}
+    cells = gpd.read_file(tmp_path / "hot.gpkg")
+    assert {"gi_z", "gi_p", "hot", "pattern"} <= set(cells.columns)
+
+
+def test_kpi_by_office_for_a_month(cli, loaded_demo):
+    r = cli("kpi", "--city", loaded_demo, "--by", "office", "--month", "2026-10", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert rows and all(row["month"] == "2026-10" for row in rows)
+    assert all(0 <= row["repair_24h"] <= 1 and 0 <= row["contact_20min"] <= 1 for row in rows)
+    assert all(row["fault_rate_yoy"] is not None for row in rows)   # 2025-10 is in the data
+    r = cli("kpi", "--city", loaded_demo, "--by", "planet")
+    assert r.returncode == 2 and "--by must be one of" in r.stderr
+    r = cli("kpi", "--city", loaded_demo, "--by", "office", "--month", "2031-01")
+    assert r.returncode == 2
+
+
+def test_hotspots_on_any_point_file_print_the_strongest_centre(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    xy = np.r_[rng.uniform(-3000, 3000, (3000, 2)), rng.normal([800, 800], 120, (300, 2))] + [700_000, 3_120_000]
+    ev = gpd.GeoDataFrame({"severity": rng.integers(1, 4, len(xy))}, geometry=shapely.points(xy), crs=32649)
+    ev.to_file(tmp_path / "events.gpkg")
+    r = cli("hotspots", tmp_path / "events.gpkg", "--cell-size", 400, "--out", tmp_path / "cells.geojson")
+    assert r.returncode == 0, r.stderr
+    best = json.loads(r.stdout)["strongest"]
+    centre = gpd.GeoSeries([shapely.Point(best["lon"], best["lat"])], crs=4326).to_crs(32649).iat[0]
+    assert centre.distance(shapely.Point(700_800, 3_120_800)) < 500 and best["significant"]
+    cells = gpd.read_file(tmp_path / "cells.geojson")
+    assert {"gi_z", "gi_p", "events"} <= set(cells.columns)
+    r = cli("hotspots", tmp_path / "events.gpkg", "--weight", "nope", "--out", tmp_path / "c2.geojson")
+    assert r.returncode == 2 and "no weight column 'nope'" in r.stderr
