@@ -47,6 +47,7 @@ bench: setup
 	$(BIN)/python bench/bench_partition_scale.py
 	$(BIN)/python bench/bench_partition.py
 	$(BIN)/python bench/bench_opportunities.py
+	$(BIN)/python bench/bench_faults.py
 
 stop:
 	@bash scripts/pgcluster.sh stop

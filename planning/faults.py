@@ -139,8 +139,21 @@ def _grid(xy_all: np.ndarray, bandwidth: float, cell: float | None, bounds):
     return float(lo[0]), float(lo[1] + h * cell), float(cell), w, h
 
 
-def _kde(xy, weights, x0, y0, cell, w, h, bandwidth) -> np.ndarray:
-    """Linear binning then FFT convolution; result in weight per m² (rows north to south)."""
+def _kde(xy, weights, x0, y0, cell, w, h, bandwidth, oversample: int | None = None) -> np.ndarray:
+    """Linear binning then FFT convolution; result in weight per m² (rows north to south).
+    Where the cell is coarse against the bandwidth, the work is done on a grid `oversample`
+    times finer, whose nodes include the asked ones (binning error falls as the square)."""
+    if oversample is None:
+        oversample = 2 if cell > bandwidth / 2 and w * h * 4 <= MAX_NODES else 1
+    if oversample > 1:
+        f = oversample
+        fine = _kde(xy, weights, x0 + cell / 2 - cell / (2 * f), y0 - cell / 2 + cell / (2 * f), cell / f,
+                    w * f, h * f, bandwidth, oversample=1)
+        return fine[::f, ::f][:h, :w]
+    # Points within a kernel's reach outside the grid still count at its edge: bin on a grid
+    # padded by the kernel's radius, convolve, then crop.
+    pad = int(np.ceil(TRUNCATE * bandwidth / cell)) + 1
+    x0, y0, w, h = x0 - pad * cell, y0 + pad * cell, w + 2 * pad, h + 2 * pad
     gx = (xy[:, 0] - x0) / cell - 0.5          # node j sits at the centre of column j
     gy = (y0 - xy[:, 1]) / cell - 0.5
     i0, j0 = np.floor(gy).astype(np.int64), np.floor(gx).astype(np.int64)
@@ -154,9 +167,13 @@ def _kde(xy, weights, x0, y0, cell, w, h, bandwidth) -> np.ndarray:
     grid = grid.reshape(h, w)
     r = int(np.ceil(TRUNCATE * bandwidth / cell))
     t = np.arange(-r, r + 1) * cell
-    k1 = np.exp(-0.5 * (t / bandwidth) ** 2)
-    kernel = np.outer(k1, k1) / (2 * np.pi * bandwidth ** 2)   # per m², integrates to 1
-    out = fftconvolve(grid, kernel, mode="same")
+    # Linear binning spreads each point by a triangle of variance cell²/6 per axis; the kernel
+    # gives that back, so the result is the Gaussian of the asked bandwidth, not a wider one.
+    eff = np.sqrt(max(bandwidth ** 2 - cell ** 2 / 6, (bandwidth / 2) ** 2))
+    k1 = np.exp(-0.5 * (t / eff) ** 2)
+    k1 /= k1.sum() * cell                                     # discrete mass 1 along each axis
+    kernel = np.outer(k1, k1)                                 # per m², integrates to 1
+    out = fftconvolve(grid, kernel, mode="same")[pad:h - pad, pad:w - pad]
     return np.maximum(out, 0.0)
 
 
