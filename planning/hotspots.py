@@ -89,6 +89,28 @@ def area_weights(areas: gpd.GeoDataFrame) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(keep.sum()), (i[keep], j[keep])), shape=(len(g), len(g)))
 
 
+def _gi_star_space_time(W: sparse.csr_matrix, X: np.ndarray, window: int) -> np.ndarray:
+    """Gi* on a space-time cube (places x slices): a bin's neighbours are its place's and its
+    spatial neighbours' bins in the same slice and the `window` slices before, as in Esri's
+    space-time cube; mean and spread are the whole cube's."""
+    n, T = X.shape
+    Ws = (W + sparse.identity(n, format="csr")).tocsr()
+    Ws.data[:] = 1.0
+    per = np.asarray(Ws.sum(axis=1)).ravel()
+    S = Ws @ X
+    lag = np.zeros_like(S)
+    wi = np.zeros((n, T))
+    for d in range(window + 1):
+        lag[:, d:] += S[:, : T - d]
+        wi[:, d:] += per[:, None]
+    N = X.size
+    xbar = X.mean()
+    sd = np.sqrt((X ** 2).mean() - xbar ** 2)
+    den = sd * np.sqrt(np.maximum((N * wi - wi ** 2) / (N - 1), 1e-12))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, (lag - wi * xbar) / den, 0.0)
+
+
 def _gi_star_z(W: sparse.csr_matrix, x: np.ndarray) -> np.ndarray:
     """Getis-Ord Gi* z-scores (self included), vectorised for a matrix x (n x t): the
     closed form of Getis & Ord (1995), the same as esda.G_Local(star=True)'s analytical z."""
@@ -209,11 +231,13 @@ def classify(hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: np
 
 def emerging(points: gpd.GeoDataFrame, *, time: str = "reported_at", resolution: int = 9, alpha: float = 0.05,
              lines: gpd.GeoDataFrame | None = None, rate: bool = False, freq: str = "M",
-             prior_lines: float = 50.0) -> gpd.GeoDataFrame:
+             prior_lines: float = 50.0, time_window: int = 1) -> gpd.GeoDataFrame:
     """Gi* per month on H3 cells (all months at once: one sparse product), then the
     Mann-Kendall trend of each cell's z-scores and its emerging-hotspot class. With `lines`
     and `rate`, each month's value is faults per line (shrunk), so a growing suburb's rising
-    count is not mistaken for a failing network."""
+    count is not mistaken for a failing network. `time_window` slices before each one count
+    among its neighbours (Esri's neighbourhood time step), so one quiet month inside a run of
+    bad ones does not break it."""
     if len(points) == 0:
         raise InputError("no faults to analyse")
     cid = _cells_of(points, resolution)
@@ -231,7 +255,7 @@ def emerging(points: gpd.GeoDataFrame, *, time: str = "reported_at", resolution:
         L = cells["lines"].to_numpy(float)
         X = np.column_stack([_rate(X[:, k], L, prior_lines) for k in range(X.shape[1])])
     W = hex_weights(ids)
-    Z = _gi_star_z(W, X)
+    Z = _gi_star_space_time(W, X, time_window) if time_window else _gi_star_z(W, X)
     P = 2 * norm.sf(np.abs(Z))
     cut = np.array([fdr_cut(P[:, k], alpha) for k in range(P.shape[1])])
     hot = (Z > 0) & (P <= cut[None, :])
