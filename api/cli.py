@@ -485,6 +485,7 @@ def faults_hotspots(start: From, end: To,
                     resolution: Annotated[int, typer.Option(help="H3 resolution (9: cells ~400 m across).")] = 9,
                     raw: Annotated[bool, typer.Option("--raw", help="Gi* on fault counts instead of faults per line.")] = False,
                     trend: Annotated[bool, typer.Option(help="Add emerging-hotspot classes over the months.")] = False,
+                    on: Annotated[str, typer.Option(help="hexagons (H3) or boxes (their service areas).")] = "hexagons",
                     alpha: float = 0.05,
                     cause: Annotated[Optional[list[str]], typer.Option()] = None,
                     cable_kind: Annotated[Optional[list[str]], typer.Option()] = None,
@@ -495,7 +496,8 @@ def faults_hotspots(start: From, end: To,
     if resolution not in range(6, 12):
         raise InputError(f"--resolution must be 6 to 11, not {resolution}")
     print(json.dumps(hotspot_cells(_engine(), city, start, end, out_file, resolution=resolution, rate=not raw,
-                                   alpha=alpha, trend=trend, cause=cause, cable_kind=cable_kind, district=district),
+                                   alpha=alpha, trend=trend, on=on, cause=cause, cable_kind=cable_kind,
+                                   district=district),
                      default=float))
 
 

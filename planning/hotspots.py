@@ -202,7 +202,16 @@ CLASSES = ("new", "consecutive", "intensifying", "persistent", "diminishing", "s
 def classify(hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: np.ndarray,
              alpha: float = 0.05) -> np.ndarray:
     """Esri's Emerging Hot Spot Analysis classes from each place's significant hot / cold slices
-    (places x time) and the Mann-Kendall trend of its z-scores."""
+    (places x time) and the Mann-Kendall trend of its z-scores; cold spots mirror hot ones
+    (an intensifying cold spot is getting ever quieter)."""
+    out = _classify(hot, cold, trend_z, trend_p, alpha)
+    cold_cls = _classify(cold, hot, -trend_z, trend_p, alpha)
+    use = (out == "no pattern") & (cold_cls != "no pattern")
+    out[use] = [c.replace("hot spot", "cold spot") for c in cold_cls[use]]
+    return out
+
+
+def _classify(hot, cold, trend_z, trend_p, alpha):
     n_t = hot.shape[1]
     share = hot.mean(1)
     last = hot[:, -1]

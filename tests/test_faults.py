@@ -132,6 +132,8 @@ def test_emerging_classes_follow_esris_definitions():
                                                  "no pattern", "new hot spot", "consecutive hot spot"]
     hot[2, :22] = True                 # 22 of 24 months hot, not the last: historical
     assert classify(hot, cold, tz, tp)[2] == "historical hot spot"
+    # Cold spots mirror them: always cold and ever quieter is an intensifying cold spot.
+    assert list(classify(cold[:1], hot[:1], np.array([-4.0]), np.array([0.0001]))) == ["intensifying cold spot"]
 
 
 def test_planted_hotspots_of_the_demo_are_found(small_demo):

@@ -89,3 +89,17 @@ def test_hotspots_on_any_point_file_print_the_strongest_centre(cli, tmp_path):
     assert {"gi_z", "gi_p", "events"} <= set(cells.columns)
     r = cli("hotspots", tmp_path / "events.gpkg", "--weight", "nope", "--out", tmp_path / "c2.geojson")
     assert r.returncode == 2 and "no weight column 'nope'" in r.stderr
+
+
+def test_store_hotspots_on_box_service_areas(cli, loaded_demo, small_demo, tmp_path):
+    r = cli("faults", "hotspots", "--city", loaded_demo, "--from", "2024-11-01", "--to", "2026-11-01",
+            "--on", "boxes", "--out", tmp_path / "boxes.geojson")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    planted = {h["box_id"] for h in small_demo.truth["hotspots"]}
+    assert res["hot_boxes"] > 0 and planted & {b["box_id"] for b in res["boxes"]}
+    got = gpd.read_file(tmp_path / "boxes.geojson")
+    assert len(got) == len(small_demo.layers["boxes"]) and {"box_id", "gi_z", "hot"} <= set(got.columns)
+    r = cli("faults", "hotspots", "--city", loaded_demo, "--from", "2024-11-01", "--to", "2026-11-01",
+            "--on", "moon", "--out", tmp_path / "x.geojson")
+    assert r.returncode == 2 and "--on must be hexagons or boxes" in r.stderr
