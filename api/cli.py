@@ -392,14 +392,15 @@ def alerts_evaluate(city: CityOpt = None, reach: Reach = 300.0, take_up: TakeUp 
                     horizon: Horizon = 6,
                     streets: Annotated[bool, typer.Option(help="Measure reach along the stored streets.")] = True,
                     as_of: Annotated[Optional[str], typer.Option(help="Date the trend is measured to (default today).")] = None,
+                    rebuild: Annotated[bool, typer.Option(help="Rebuild alerts: old cable in last year's fault hotspots.")] = True,
                     by: Annotated[str, typer.Option(help="Who runs the evaluation (audit trail).")] = "pianqu evaluate") -> None:
     """Evaluate the stored network and reports; new alerts are raised, existing ones updated, and
     those whose cause is gone closed with the reason."""
     from api.opportunities import evaluate_city
     with _progress() as p:
         p.add_task("evaluating opportunities", total=None)
-        _, res = evaluate_city(_engine(), city, use_streets=streets, actor=by, reach_m=reach, take_up=take_up,
-                               threshold=threshold, horizon_months=horizon, as_of=as_of)
+        _, res = evaluate_city(_engine(), city, use_streets=streets, actor=by, rebuild=rebuild, reach_m=reach,
+                               take_up=take_up, threshold=threshold, horizon_months=horizon, as_of=as_of)
     print(json.dumps(res, default=float))
 
 

@@ -10,8 +10,24 @@ from gis import store
 from planning.opportunities import Scan, evaluate
 
 
+def fault_hotspots(conn, city_id: str):
+    """Hot cells of the last 12 months of tickets (Gi* on faults per line), with their faults a
+    year, for the rebuild alerts; None when there are no tickets."""
+    from gis import tickets as store_tickets
+    from planning import hotspots
+    last = conn.execute(text("SELECT max(reported_at) FROM fault_tickets WHERE city_id = :c"), {"c": city_id}).scalar()
+    if last is None:
+        return None
+    t = store_tickets.tickets(conn, city_id, pd.Timestamp(last).tz_convert(None) - pd.DateOffset(years=1), None)
+    if len(t) < 10:
+        return None
+    cells = hotspots.hex_counts(t, resolution=9, lines=store_tickets.lines(conn, city_id))
+    hot = hotspots.gi_star(cells, "faults", rate_of="lines")
+    return hot[hot["hot"]][["cell", "faults", "gi_z", "geometry"]]
+
+
 def evaluate_city(engine: Engine, city: str | None = None, *, use_streets: bool = True, actor: str = "pianqu evaluate",
-                  **rules) -> tuple[Scan, dict]:
+                  rebuild: bool = True, **rules) -> tuple[Scan, dict]:
     with engine.connect() as conn:
         city_id = store.resolve_city(conn, city)
         crs = conn.execute(text("SELECT metric_crs FROM cities WHERE id = :c"), {"c": city_id}).scalar_one()
@@ -22,8 +38,11 @@ def evaluate_city(engine: Engine, city: str | None = None, *, use_streets: bool 
         streets = store.read_layer(conn, "streets", city_id, columns=["id"]) if use_streets else None
         outline = store.read_layer(conn, "cities", city_id, columns=["id"])
         outline = outline[outline.geometry.notna()]
+        hot = fault_hotspots(conn, city_id) if rebuild else None
+        cables = store.read_layer(conn, "cables", city_id, columns=["id", "year_laid"]) if hot is not None else None
     scan = evaluate(boxes, demand, crs=crs, subscribers=subscribers, outline=outline if len(outline) else None,
-                    streets=streets if streets is not None and len(streets) else None, **rules)
+                    streets=streets if streets is not None and len(streets) else None, cables=cables,
+                    hotspots=hot, **rules)
     with engine.begin() as conn:
         counts = store_alerts.sync(conn, city_id, scan.alerts, actor=actor, why_gone=_why_gone(scan, set(demand["id"])))
     return scan, {"city": city_id, **counts, **scan.summary()}

@@ -174,3 +174,10 @@ def test_the_demo_ground_truth_through_the_store(cli, engine, loaded_demo, small
     for got, truth in ((ext, set(t["extend_network"])), (exp, set(t["expand_box"]))):
         hit = len(got & truth)
         assert hit / len(got) >= 0.9 and hit / len(truth) >= 0.9, sorted(got ^ truth)
+    # Rebuild alerts come from last year's fault hotspots on cable at least 20 years old.
+    assert json.loads(r.stdout)["by_kind"]["rebuild"] > 0
+    with engine.connect() as conn:
+        young = conn.execute(text("SELECT count(*) FROM alerts a JOIN cables c ON c.id = a.cable_id WHERE "
+                                  "a.city_id = :c AND a.kind = 'rebuild' AND c.year_laid > extract(year FROM now()) - 20"),
+                             {"c": loaded_demo}).scalar()
+    assert young == 0
