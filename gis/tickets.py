@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import Connection, text

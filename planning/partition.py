@@ -836,19 +836,7 @@ def _from_previous(g: _Graph, w, xy, prev, k, rng) -> np.ndarray:
     """Start from the previous plan: new units join the district they border most, pieces cut
     off by the new tessellation rejoin a neighbour, and districts are split (heaviest first) or
     merged (lightest into its lightest neighbour) until there are k."""
-    lab = prev.copy()
-    for _ in range(len(lab)):
-        todo = np.flatnonzero(lab < 0)
-        if len(todo) == 0:
-            break
-        mark = lab < 0
-        e = np.flatnonzero(mark[g.src] & ~mark[g.indices])
-        if len(e) == 0:  # a new part with no labelled neighbour: make it its own district
-            lab[todo] = lab.max() + 1
-            break
-        best = pd.DataFrame({"u": g.src[e], "d": lab[g.indices[e]], "s": g.border[e]}).groupby(
-            ["u", "d"])["s"].sum().reset_index().sort_values(["u", "s"], ascending=[True, False]).drop_duplicates("u")
-        lab[best["u"].to_numpy()] = best["d"].to_numpy()
+    lab = _attach_new(g, prev)
     _, lab = np.unique(lab, return_inverse=True)
     m = lab.max() + 1
     lab = _repair_contiguity(g, w, lab, m)
@@ -1047,13 +1035,8 @@ class _State:
         return done
 
     def _radius_swaps(self, tol, C) -> int:
-        T, g, lab = self.T, self.g, self.labels
         ex = self.radius_excess(C)
-        cut = lab[g.src] != lab[g.indices]
-        pairs: dict[tuple[int, int], set] = {}
-        for u, v in zip(g.src[cut].tolist(), g.indices[cut].tolist()):
-            if not self.fixed[u]:
-                pairs.setdefault((int(lab[u]), int(lab[v])), set()).add(u)
+        pairs = self._boundary_sets()
         applied, touched = 0, set()
         for a, b in sorted(p for p in pairs if p[0] < p[1]):
             if a in touched or b in touched or (b, a) not in pairs:
@@ -1064,23 +1047,10 @@ class _State:
             after_u = np.maximum(np.hypot(*(self.centroid[ua] - C[b]).T) - self.radius, 0)
             after_v = np.maximum(np.hypot(*(self.centroid[vb] - C[a]).T) - self.radius, 0)
             gain = (after_u - ex[ua])[:, None] + (after_v - ex[vb])[None, :]
-            t = self.w[ua][:, None] - self.w[vb][None, :]
-            ok = (np.abs((self.W[a] - t) / T - 1) <= tol) & (np.abs((self.W[b] + t) / T - 1) <= tol)
-            if self.V is not None:
-                ok &= self.limits_ok(a, b, self.V[ua][:, None, :] - self.V[vb][None, :, :])
-            gain = np.where(ok, gain, np.inf)
-            for f in np.argsort(gain, axis=None, kind="stable")[:32]:
-                if gain.flat[f] >= -1e-9:
-                    break
-                i, j = np.unravel_index(f, gain.shape)
-                u, v = int(ua[i]), int(vb[j])
-                if not (_connected_after(g, self.members[a], u, v) and _connected_after(g, self.members[b], v, u)):
-                    continue
-                self._apply(u, b, self._border(u, b), self._border(u, a))
-                self._apply(v, a, self._border(v, a), self._border(v, b))
+            ok = self._within_after_swap(a, b, ua, vb, tol)
+            if self._swap_best(a, b, ua, vb, np.where(ok, gain, np.inf), eps=1e-9):
                 touched.update((a, b))
                 applied += 1
-                break
         return applied
 
     def radius_ok(self, u, b, C):
@@ -1114,13 +1084,42 @@ class _State:
                 break
         return done
 
-    def _limit_swaps(self, tol) -> int:
-        T, g, lab = self.T, self.g, self.labels
+    def _boundary_sets(self) -> dict[tuple[int, int], set]:
+        """{(a, b): the movable units of district a that border district b}."""
+        g, lab = self.g, self.labels
         cut = lab[g.src] != lab[g.indices]
         pairs: dict[tuple[int, int], set] = {}
         for u, v in zip(g.src[cut].tolist(), g.indices[cut].tolist()):
             if not self.fixed[u]:
                 pairs.setdefault((int(lab[u]), int(lab[v])), set()).add(u)
+        return pairs
+
+    def _swap_best(self, a, b, ua, vb, gain, tries: int = 32, eps: float = 1e-12) -> bool:
+        """Swap u (of a) with v (of b) for the lowest negative `gain[i, j]` that leaves both
+        districts connected; tries the `tries` best."""
+        for f in np.argsort(gain, axis=None, kind="stable")[:tries]:
+            if gain.flat[f] >= -eps:
+                return False
+            i, j = np.unravel_index(f, gain.shape)
+            u, v = int(ua[i]), int(vb[j])
+            if not (_connected_after(self.g, self.members[a], u, v) and _connected_after(self.g, self.members[b], v, u)):
+                continue
+            self._apply(u, b, self._border(u, b), self._border(u, a))
+            self._apply(v, a, self._border(v, a), self._border(v, b))
+            return True
+        return False
+
+    def _within_after_swap(self, a, b, ua, vb, tol):
+        """Which (u of a, v of b) swaps keep both districts within the tolerance (and limits)."""
+        T = self.T
+        t = self.w[ua][:, None] - self.w[vb][None, :]
+        ok = (np.abs((self.W[a] - t) / T - 1) <= tol) & (np.abs((self.W[b] + t) / T - 1) <= tol)
+        if self.V is not None:
+            ok &= self.limits_ok(a, b, self.V[ua][:, None, :] - self.V[vb][None, :, :])
+        return ok
+
+    def _limit_swaps(self, tol) -> int:
+        pairs = self._boundary_sets()
         ex = self._vex(self.WV)
         applied, touched = 0, set()
         for a, b in sorted(p for p in pairs if p[0] < p[1]):
@@ -1130,20 +1129,10 @@ class _State:
             t = self.w[ua][:, None] - self.w[vb][None, :]
             dv = self.V[ua][:, None, :] - self.V[vb][None, :, :]
             gain = self._vex(self.WV[a] - dv) + self._vex(self.WV[b] + dv) - ex[a] - ex[b]
-            ok = (np.abs((self.W[a] - t) / T - 1) <= tol) & (np.abs((self.W[b] + t) / T - 1) <= tol)
-            gain = np.where(ok, gain, np.inf)
-            for f in np.argsort(gain, axis=None, kind="stable")[:32]:
-                if gain.flat[f] >= -1e-12:
-                    break
-                i, j = np.unravel_index(f, gain.shape)
-                u, v = int(ua[i]), int(vb[j])
-                if not (_connected_after(g, self.members[a], u, v) and _connected_after(g, self.members[b], v, u)):
-                    continue
-                self._apply(u, b, self._border(u, b), self._border(u, a))
-                self._apply(v, a, self._border(v, a), self._border(v, b))
+            ok = (np.abs((self.W[a] - t) / self.T - 1) <= tol) & (np.abs((self.W[b] + t) / self.T - 1) <= tol)
+            if self._swap_best(a, b, ua, vb, np.where(ok, gain, np.inf)):
                 touched.update((a, b))
                 applied += 1
-                break
         return applied
 
     def max_dev(self) -> float:
@@ -1341,13 +1330,8 @@ class _State:
     def _swaps(self, tol, lazy: bool = False) -> int:
         """Exchange a boundary unit of a with one of b when no single move helps: the net
         transfer w_u - w_v can be much finer than any unit. Returns the swaps applied."""
-        T, g, lab = self.T, self.g, self.labels
-        cut = lab[g.src] != lab[g.indices]
-        pairs = {}
-        for u, v in zip(g.src[cut].tolist(), g.indices[cut].tolist()):
-            a, b = int(lab[u]), int(lab[v])
-            if not self.fixed[u]:
-                pairs.setdefault((a, b), set()).add(u)
+        T, g = self.T, self.g
+        pairs = self._boundary_sets()
         dev = self.W - T
         order = sorted({(min(a, b), max(a, b)) for a, b in pairs}, key=lambda p: -abs(dev[p[0]] - dev[p[1]]))
         touched, applied = set(), 0
@@ -1398,12 +1382,7 @@ class _State:
         T, g = self.T, self.g
         done = 0
         for _ in range(rounds):
-            lab = self.labels
-            cut = lab[g.src] != lab[g.indices]
-            pairs: dict[tuple[int, int], set] = {}
-            for u, v in zip(g.src[cut].tolist(), g.indices[cut].tolist()):
-                if not self.fixed[u]:
-                    pairs.setdefault((int(lab[u]), int(lab[v])), set()).add(u)
+            pairs = self._boundary_sets()
             applied, touched = 0, set()
             for (a, b) in sorted(p for p in pairs if p[0] < p[1]):
                 if a in touched or b in touched or (b, a) not in pairs:
@@ -1450,7 +1429,7 @@ class _State:
         directions, at the point that halves their workload; the roundest cut that keeps both
         halves connected and within the tolerance replaces them. Local moves cannot undo a
         district wrapped round its neighbour; this can. Worst pairs first."""
-        T, g = self.T, self.g
+        g = self.g
         dirs = np.c_[np.cos(np.linspace(0, np.pi, angles, endpoint=False)),
                      np.sin(np.linspace(0, np.pi, angles, endpoint=False))]
         done = 0

@@ -2,7 +2,10 @@
 and dropped after it, on the cluster `make test` started (or the server DATABASE_URL names)."""
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,3 +59,14 @@ def loaded_demo(engine, small_demo):
     store.bulk_load(engine, small_demo.layers)
     yield city
     store.delete_city(engine, city)
+
+
+@pytest.fixture(scope="session")
+def cli(db_url):
+    """`pianqu ...` in a subprocess against the test database: cli("plan", "list") -> CompletedProcess."""
+    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "200"}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "api.cli", *map(str, args)], capture_output=True, text=True,
+                              env=env)
+    return run

@@ -4,24 +4,12 @@ goes (and comes back), the file command, and the demo's ground truth through the
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import geopandas as gpd
 import pytest
 from sqlalchemy import text
 
 X0, Y0 = 700_000.0, 3_120_000.0
-
-
-@pytest.fixture(scope="module")
-def cli(db_url):
-    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "200"}
-
-    def run(*args):
-        return subprocess.run([sys.executable, "-m", "api.cli", *map(str, args)], capture_output=True, text=True, env=env)
-    return run
 
 
 def pt(dx, dy):

@@ -1,7 +1,6 @@
 """Fault heatmaps, hotspots and KPIs on data with known answers."""
 from __future__ import annotations
 
-import json
 
 import geopandas as gpd
 import numpy as np

@@ -2,23 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import geopandas as gpd
 import numpy as np
-import pytest
 import shapely
-
-
-@pytest.fixture(scope="module")
-def cli(db_url, loaded_demo):
-    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "200"}
-
-    def run(*args):
-        return subprocess.run([sys.executable, "-m", "api.cli", *map(str, args)], capture_output=True, text=True, env=env)
-    return run
 
 
 def test_heatmap_png_with_bounds_and_contour_bands(cli, loaded_demo, tmp_path):

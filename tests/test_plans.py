@@ -3,21 +3,9 @@ nesting, re-planning with little churn."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import text
-
-
-@pytest.fixture(scope="module")
-def cli(db_url, loaded_demo):
-    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "160"}
-
-    def run(*args):
-        return subprocess.run([sys.executable, "-m", "api.cli", *map(str, args)], capture_output=True, text=True, env=env)
-    return run
 
 
 def q(engine, sql, **p):
