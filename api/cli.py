@@ -24,7 +24,8 @@ app = typer.Typer(help="Pianqu: outside-plant network and field-district plannin
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-out = Console()
+# Tables keep their columns whole when the output is a file or a pipe, not a terminal.
+out = Console() if Console().is_terminal else Console(width=220)
 err = Console(stderr=True)
 
 CityOpt = Annotated[Optional[str], typer.Option("--city", help="City id (default: the only city in the store).")]
@@ -408,6 +409,7 @@ def alerts_evaluate(city: CityOpt = None, reach: Reach = 300.0, take_up: TakeUp 
 def alerts_list(city: CityOpt = None, kind: Optional[str] = None, status: Optional[str] = None,
                 limit: int = 50, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Alerts, best first."""
+    import pandas as pd
     from api.opportunities import alert_frame
     from planning.opportunities import KINDS
     if kind and kind not in KINDS:
@@ -423,7 +425,8 @@ def alerts_list(city: CityOpt = None, kind: Optional[str] = None, status: Option
         return
     t = Table("alert", "kind", "status", "site", "box", "lines", "distance", "score (CNY)", "reason")
     for r in df.itertuples():
-        t.add_row(r.id, r.kind, r.status, str(r.alert_key), str(r.box_id or ""), f"{r.expected_lines or 0:,.0f}",
+        t.add_row(r.id, r.kind, r.status, str(r.alert_key), "" if pd.isna(r.box_id) else str(r.box_id),
+                  f"{r.expected_lines or 0:,.0f}",
                   "" if r.distance_m is None or r.distance_m != r.distance_m else f"{r.distance_m:,.0f} m",
                   f"{r.score:,.0f}" if r.score is not None else "", r.reason or "")
     out.print(t)

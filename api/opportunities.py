@@ -2,12 +2,24 @@
 and sync the alerts (one transaction), with a reason for every alert it closes."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
 from gis import alerts as store_alerts
 from gis import store
 from planning.opportunities import Scan, evaluate
+
+
+def _feeder_cables(conn, city_id: str):
+    """Trunk and distribution cables: a rebuild is planned on them, not on single drops."""
+    import geopandas as gpd
+    import shapely
+    res = conn.execute(text("SELECT id, kind, year_laid, ST_AsBinary(geometry) AS g FROM cables "
+                            "WHERE city_id = :c AND kind <> 'drop'"), {"c": city_id})
+    df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+    geom = shapely.from_wkb([bytes(g) for g in df.pop("g")]) if len(df) else []
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geom, crs=4326))
 
 
 def fault_hotspots(conn, city_id: str):
@@ -21,9 +33,15 @@ def fault_hotspots(conn, city_id: str):
     t = store_tickets.tickets(conn, city_id, pd.Timestamp(last).tz_convert(None) - pd.DateOffset(years=1), None)
     if len(t) < 10:
         return None
-    cells = hotspots.hex_counts(t, resolution=9, lines=store_tickets.lines(conn, city_id))
+    cid = hotspots._cells_of(t, 9)
+    cells = hotspots.hex_counts(t, resolution=9, lines=store_tickets.lines(conn, city_id), cells=cid)
     hot = hotspots.gi_star(cells, "faults", rate_of="lines")
-    return hot[hot["hot"]][["cell", "faults", "gi_z", "geometry"]]
+    hot = hot[hot["hot"]][["cell", "faults", "gi_z", "geometry"]]
+    # Each hot fault's cable: the one on the ticket, else the one feeding its box.
+    feeder = dict(conn.execute(text("SELECT id, feeder_cable_id FROM boxes WHERE city_id = :c"), {"c": city_id}).all())
+    inside = t[np.isin(cid, hot["cell"].to_numpy())]
+    cable = inside["cable_id"].where(inside["cable_id"].notna(), inside["box_id"].map(feeder))
+    return hot, cable.value_counts()
 
 
 def evaluate_city(engine: Engine, city: str | None = None, *, use_streets: bool = True, actor: str = "pianqu evaluate",
@@ -38,8 +56,12 @@ def evaluate_city(engine: Engine, city: str | None = None, *, use_streets: bool 
         streets = store.read_layer(conn, "streets", city_id, columns=["id"]) if use_streets else None
         outline = store.read_layer(conn, "cities", city_id, columns=["id"])
         outline = outline[outline.geometry.notna()]
-        hot = fault_hotspots(conn, city_id) if rebuild else None
-        cables = store.read_layer(conn, "cables", city_id, columns=["id", "year_laid"]) if hot is not None else None
+        found = fault_hotspots(conn, city_id) if rebuild else None
+        hot, cables = None, None
+        if found is not None:
+            hot, per_cable = found
+            cables = _feeder_cables(conn, city_id)
+            cables["hot_faults"] = per_cable.reindex(cables["id"]).fillna(0).to_numpy()
     scan = evaluate(boxes, demand, crs=crs, subscribers=subscribers, outline=outline if len(outline) else None,
                     streets=streets if streets is not None and len(streets) else None, cables=cables,
                     hotspots=hot, **rules)

@@ -22,7 +22,9 @@ One function serves the file command (`pianqu opportunities`) and the store
   lying beyond `reach_m` of every box, linked when closer than `reach_m` to each other, of at
   least two sites and `area_min_lines` expected lines: a new area to plan (a lone site is its
   extend-network alert);
-- rebuild: old cable (at least `rebuild_age` years) running through a fault hotspot.
+- rebuild: old trunk or distribution cable (at least `rebuild_age` years; drops are not rebuilt
+  as projects) running through a fault hotspot, with at least 12 faults a year there (its own,
+  when a `hot_faults` column attributes them, else the hotspots').
 
 Ranking (column `score`, CNY): the value of the alert over the payback horizon,
     score = expected_lines x revenue_per_line x horizon_months - cost
@@ -380,7 +382,7 @@ def _outside_coverage(sgeom, site_lines, members, site_keys, near_d, S, box_ids,
     return rows
 
 
-def _rebuild(cables, hotspots, crs, as_of, rebuild_age, econ):
+def _rebuild(cables, hotspots, crs, as_of, rebuild_age, econ, min_faults: float = 12.0):
     if cables is None or hotspots is None or len(cables) == 0 or len(hotspots) == 0:
         return []
     C = _metric(cables, crs, "cables")
@@ -388,18 +390,27 @@ def _rebuild(cables, hotspots, crs, as_of, rebuild_age, econ):
     cid = _column(C, ("cable_id", "id"), "cable id", "cables")
     year = pd.to_numeric(C[_column(C, ("year_laid",), "year laid", "cables")], errors="coerce").to_numpy()
     old = (as_of.year - year) >= rebuild_age
+    if "kind" in C.columns:  # a rebuild is planned on trunk and distribution cable, not on a drop
+        old &= (C["kind"].astype(str) != "drop").to_numpy()
     faults = (pd.to_numeric(H["faults"], errors="coerce").fillna(0).to_numpy() if "faults" in H.columns
               else np.ones(len(H)))
     hc, hh = shapely.STRtree(H.geometry.to_numpy()).query(C.geometry.to_numpy(), predicate="intersects")
+    # Faults a year that are the cable's own (tickets on it, or on the boxes it feeds, inside the
+    # hotspots) when the caller attributed them; else all the faults of the hotspots it crosses.
+    own = (pd.to_numeric(C["hot_faults"], errors="coerce").fillna(0).to_numpy() if "hot_faults" in C.columns
+           else None)
     rows = []
     for c in np.unique(hc[old[hc]]):
         spots = hh[hc == c]
         length = float(shapely.length(C.geometry.iat[c]))
-        yearly = float(faults[spots].sum())  # faults in the hotspots it runs through, per year of window
+        yearly = float(faults[spots].sum()) if own is None else float(own[c])
+        if yearly < min_faults:
+            continue
         rows.append(dict(alert_key=str(C[cid].iat[c]), kind="rebuild", report_id=None, report_ids=[], box_id=None,
                          cable_id=str(C[cid].iat[c]), distance_m=np.nan, expected_lines=yearly, spare_ports=np.nan,
                          utilisation=np.nan, cable_m=length, cost=econ.cable_cost_per_m * length,
                          reason=(f"cable laid {int(year[c])} ({as_of.year - int(year[c])} years) runs through "
-                                 f"{len(spots)} fault hotspot(s) with {yearly:.0f} faults"),
+                                 f"{len(spots)} fault hotspot(s); {yearly:.0f} faults a year "
+                                 + ("on it" if own is not None else "in them")),
                          geometry=C.geometry.iat[c]))
     return rows

@@ -184,3 +184,15 @@ def test_the_demo_ground_truth_is_found(small_demo):
     # The planted "covered" reports raise nothing, the planted "outside" ones all do.
     assert not ext & set(t["planted_groups"]["covered"])
     assert set(t["planted_groups"]["outside"]) <= ext
+
+
+def test_a_rebuild_needs_the_cables_own_faults_when_they_are_attributed():
+    b = boxes(("B1", 0, 0, 10, 0))
+    line = lambda dy: shapely.LineString([(X0, Y0 + dy), (X0 + 1_000, Y0 + dy)])  # noqa: E731
+    cables = gpd.GeoDataFrame({"id": ["busy", "quiet", "drop"], "kind": ["trunk", "distribution", "drop"],
+                               "year_laid": [1995, 1995, 1995], "hot_faults": [20, 5, 50]},
+                              geometry=[line(0), line(20), line(40)], crs=CRS)
+    hot = gpd.GeoDataFrame({"faults": [300]}, geometry=[shapely.Point(X0 + 500, Y0).buffer(100)], crs=CRS)
+    scan = evaluate(b, reports(("r", 10, 0, 1)), cables=cables, hotspots=hot, as_of="2026-11-01")
+    assert kinds(scan, "rebuild", "cable_id") == ["busy"]  # not the quiet one, never a drop
+    assert "20 faults a year on it" in scan.alerts.set_index("cable_id").loc["busy", "reason"]
