@@ -96,6 +96,7 @@ def hotspot_cells(engine: Engine, city, start, end, out: Path, *, resolution=9, 
     cid = hotspots._cells_of(t, resolution)
     cells = hotspots.hex_counts(t, resolution=resolution, lines=lines, cells=cid)
     hot = hotspots.gi_star(cells, "faults", rate_of="lines" if rate else None, alpha=alpha)
+    fdr_p = hot.attrs.get("fdr_p")
     if trend:
         em = hotspots.emerging(t, resolution=resolution, lines=lines, alpha=alpha)
         hot = hot.merge(pd.DataFrame(em.drop(columns="geometry"))[["cell", "n_hot", "trend_z", "trend_p", "pattern"]],
@@ -113,7 +114,7 @@ def hotspot_cells(engine: Engine, city, start, end, out: Path, *, resolution=9, 
     top = hot[hot["hot"]].sort_values("gi_z", ascending=False)
     return {"city": city_id, "faults": int(len(t)), "cells": int(len(hot)), "hot_cells": int(hot["hot"].sum()),
             "cold_cells": int(hot["cold"].sum()), "on": "faults per line" if rate else "fault counts",
-            "fdr_p": hot.attrs.get("fdr_p"),
+            "fdr_p": fdr_p,
             "strongest": [{"cell": c, "gi_z": round(float(zz), 2), "faults": int(f)}
                           for c, zz, f in zip(top["cell"][:10], top["gi_z"][:10], top["faults"][:10])],
             "boxes": [{"box_id": b, "faults": int(r.faults), "gi_z": round(float(r.gi_z), 2)}
@@ -136,8 +137,11 @@ def scorecard(engine: Engine, city, by: str, month: str | None) -> pd.DataFrame:
         city_id = store.resolve_city(conn, city)
         t = store_tickets.tickets(conn, city_id, start, end)
         ctx = store_tickets.box_context(conn, city_id)
-    if col in ("district", "manager_id") and ctx[col].isna().all():
+    if col in ("district", "manager_id") and ctx["district"].isna().all():
         raise InputError(f"KPIs by {by} need an active district plan (pianqu plan activate)")
+    if col == "manager_id" and ctx[col].isna().all():
+        raise InputError("no manager is assigned to a district of the active plan yet: KPIs by manager need "
+                         "district assignments")
     lines = ctx.groupby(col)["lines"].sum()
     return kpi.kpis(t, lines, by=col, month=month)
 

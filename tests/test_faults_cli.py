@@ -90,3 +90,27 @@ def test_store_hotspots_on_box_service_areas(cli, loaded_demo, small_demo, tmp_p
     r = cli("faults", "hotspots", "--city", loaded_demo, "--from", "2024-11-01", "--to", "2026-11-01",
             "--on", "moon", "--out", tmp_path / "x.geojson")
     assert r.returncode == 2 and "--on must be hexagons or boxes" in r.stderr
+
+
+def test_kpi_by_district_and_manager_follow_the_active_plan(cli, engine, loaded_demo):
+    from sqlalchemy import text
+    plan = json.loads(cli("plan", "create", "--city", loaded_demo, "--districts", 4).stdout)["plan"]
+    assert cli("plan", "activate", plan).returncode == 0
+    r = cli("kpi", "--city", loaded_demo, "--by", "manager", "--month", "2026-10")
+    assert r.returncode == 2 and "no manager is assigned" in r.stderr
+    with engine.begin() as conn:
+        districts = [d for d, in conn.execute(text("SELECT id FROM districts WHERE plan_id = :p ORDER BY code"), {"p": plan})]
+        managers = [m for m, in conn.execute(text("SELECT id FROM managers WHERE city_id = :c ORDER BY id LIMIT 4"),
+                                             {"c": loaded_demo})]
+        for d, m in zip(districts, managers):
+            conn.execute(text("INSERT INTO district_assignments (id, district_id, manager_id, valid_from) "
+                              "VALUES (:i, :d, :m, now() - interval '1 day')"), {"i": f"{d}-a", "d": d, "m": m})
+    try:
+        by_d = json.loads(cli("kpi", "--city", loaded_demo, "--by", "district", "--month", "2026-10", "--json").stdout)
+        by_m = json.loads(cli("kpi", "--city", loaded_demo, "--by", "manager", "--month", "2026-10", "--json").stdout)
+        assert len(by_d) == 4 and sum(x["lines"] for x in by_d) == 20_000
+        assert {x["manager_id"] for x in by_m} == set(managers)
+        assert sorted(x["tickets"] for x in by_m) == sorted(x["tickets"] for x in by_d)  # one manager a district
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE district_plans SET status = 'archived' WHERE id = :p"), {"p": plan})
