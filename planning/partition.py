@@ -1379,7 +1379,7 @@ class _State:
         """Rounder districts at constant balance: swap a boundary unit of a that belongs more to
         b with one of b that belongs more to a, when both stay within tolerance, both stay
         connected, and the pair's summed Polsby-Popper rises."""
-        T, g = self.T, self.g
+        g = self.g
         done = 0
         for _ in range(rounds):
             pairs = self._boundary_sets()
@@ -1391,10 +1391,7 @@ class _State:
                 vb = np.array(sorted(pairs[(b, a)]))
                 bel_u = np.array([(self._border(x, b) - self._border(x, a)) / self.perim[x] for x in ua])
                 bel_v = np.array([(self._border(x, a) - self._border(x, b)) / self.perim[x] for x in vb])
-                t = self.w[ua][:, None] - self.w[vb][None, :]
-                ok = (np.abs((self.W[a] - t) / T - 1) <= tol) & (np.abs((self.W[b] + t) / T - 1) <= tol)
-                if self.V is not None:
-                    ok &= self.limits_ok(a, b, self.V[ua][:, None, :] - self.V[vb][None, :, :])
+                ok = self._within_after_swap(a, b, ua, vb, tol)
                 if self.radius is not None:
                     C = self.centres()
                     ok &= self.radius_ok(ua, b, C)[:, None] & self.radius_ok(vb, a, C)[None, :]
