@@ -93,7 +93,7 @@ def hotspot_cells(engine: Engine, city, start, end, out: Path, *, resolution=9, 
         return box_hotspots(engine, city_id, crs, t, lines, out, rate=rate, alpha=alpha)
     if on != "hexagons":
         raise InputError(f"--on must be hexagons or boxes, not {on!r}")
-    cid = hotspots._cells_of(t, resolution)
+    cid = hotspots.cell_ids(t, resolution)
     cells = hotspots.hex_counts(t, resolution=resolution, lines=lines, cells=cid)
     hot = hotspots.gi_star(cells, "faults", rate_of="lines" if rate else None, alpha=alpha)
     fdr_p = hot.attrs.get("fdr_p")

@@ -33,7 +33,7 @@ def fault_hotspots(conn, city_id: str):
     t = store_tickets.tickets(conn, city_id, pd.Timestamp(last).tz_convert(None) - pd.DateOffset(years=1), None)
     if len(t) < 10:
         return None
-    cid = hotspots._cells_of(t, 9)
+    cid = hotspots.cell_ids(t, 9)
     cells = hotspots.hex_counts(t, resolution=9, lines=store_tickets.lines(conn, city_id), cells=cid)
     hot = hotspots.gi_star(cells, "faults", rate_of="lines")
     hot = hot[hot["hot"]][["cell", "faults", "gi_z", "geometry"]]

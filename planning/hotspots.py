@@ -33,7 +33,8 @@ def resolution_for(cell_size: float) -> int:
     return min(H3_EDGE_M, key=lambda r: abs(np.log(2 * H3_EDGE_M[r] / cell_size)))
 
 
-def _cells_of(points: gpd.GeoDataFrame, res: int) -> np.ndarray:
+def cell_ids(points: gpd.GeoDataFrame, res: int) -> np.ndarray:
+    """The H3 cell of each point (its centroid, for lines and outlines)."""
     geoms = points.geometry.to_crs(4326).to_numpy()
     bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if bad.any():
@@ -49,10 +50,10 @@ def hex_counts(points: gpd.GeoDataFrame, *, resolution: int = 9, weight: str | N
     quiet places to compare with."""
     if len(points) == 0:
         raise InputError("no faults to count")
-    cid = _cells_of(points, resolution) if cells is None else cells
+    cid = cell_ids(points, resolution) if cells is None else cells
     counts = pd.Series(cid).value_counts()
     wsum = (pd.Series(points[weight].to_numpy(float)).groupby(cid).sum() if weight else counts.astype(float))
-    lc = pd.Series(_cells_of(lines, resolution)).value_counts() if lines is not None and len(lines) else None
+    lc = pd.Series(cell_ids(lines, resolution)).value_counts() if lines is not None and len(lines) else None
     occupied = set(counts.index) | (set(lc.index) if lc is not None else set())
     ring = set()
     for c in occupied:
@@ -195,10 +196,6 @@ def mann_kendall(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return z, 2 * norm.sf(np.abs(z))
 
 
-CLASSES = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic", "oscillating",
-           "historical")
-
-
 def classify(hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: np.ndarray,
              alpha: float = 0.05) -> np.ndarray:
     """Esri's Emerging Hot Spot Analysis classes from each place's significant hot / cold slices
@@ -249,7 +246,7 @@ def emerging(points: gpd.GeoDataFrame, *, time: str = "reported_at", resolution:
     bad ones does not break it."""
     if len(points) == 0:
         raise InputError("no faults to analyse")
-    cid = _cells_of(points, resolution)
+    cid = cell_ids(points, resolution)
     month = pd.to_datetime(points[time], utc=True).dt.tz_convert("Asia/Shanghai").dt.tz_localize(None).dt.to_period(freq)
     periods = pd.period_range(month.min(), month.max(), freq=freq)
     if len(periods) < 3:
