@@ -105,7 +105,7 @@ def city_rows(folder: Path) -> list[dict]:
     hot = gi_star(cells, "faults", rate_of="lines")
     out.append({"step": "Gi* on faults per line + FDR", "seconds": time.perf_counter() - s})
     s = time.perf_counter()
-    em = emerging(t, resolution=9, lines=subs)
+    em = emerging(t, resolution=9, lines=subs, tz="Asia/Shanghai")
     out.append({"step": f"emerging hotspots, {len(em.attrs['periods'])} monthly slices (incl. counts)",
                 "seconds": time.perf_counter() - s})
     m = truth["metric_crs"]

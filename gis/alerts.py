@@ -35,6 +35,11 @@ def alert_id(city: str, kind: str, key: str) -> str:
     return "AL-" + hashlib.sha1(f"{city}\x1f{kind}\x1f{key}".encode()).hexdigest()[:12]
 
 
+def _text(v):
+    """A text column's value: a missing one (None, or the NaN pandas puts there) is NULL, never 'NaN'."""
+    return None if v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)) else str(v)
+
+
 def _clean(v):
     if isinstance(v, (np.floating, float)):
         return None if not np.isfinite(v) else float(v)
@@ -61,10 +66,10 @@ def sync(conn: Connection, city: str, alerts: gpd.GeoDataFrame, *, actor: str = 
     rows = []
     for rec, geom in zip(a.drop(columns="geometry").to_dict("records"), shapely.to_wkb(a.geometry.to_numpy(), hex=True)):
         rows.append({"id": alert_id(city, rec["kind"], rec["alert_key"]), "city": city, "kind": rec["kind"],
-                     "key": rec["alert_key"], "report": rec.get("report_id"), "box": rec.get("box_id"),
-                     "cable": rec.get("cable_id"), "score": _clean(rec.get("score")),
+                     "key": rec["alert_key"], "report": _text(rec.get("report_id")), "box": _text(rec.get("box_id")),
+                     "cable": _text(rec.get("cable_id")), "score": _clean(rec.get("score")),
                      "lines": _clean(rec.get("expected_lines")), "dist": _clean(rec.get("distance_m")),
-                     "cost": _clean(rec.get("cost")), "reason": rec.get("reason"),
+                     "cost": _clean(rec.get("cost")), "reason": _text(rec.get("reason")),
                      "details": json.dumps({c: _clean(rec.get(c)) for c in extra}), "geom": geom, "now": now})
     existing = {r.id: r.status for r in conn.execute(
         text("SELECT id, status FROM alerts WHERE city_id = :c"), {"c": city})}
@@ -128,20 +133,26 @@ def transition(conn: Connection, aid: str, to: str, actor: str, note: str | None
 
 
 def list_alerts(conn: Connection, city: str, kind: str | None = None, status: str | None = None,
-                limit: int | None = None) -> gpd.GeoDataFrame:
-    """Alerts best first (highest score)."""
-    sql = (f"SELECT {', '.join(_COLUMNS)}, ST_AsBinary(geometry) AS geometry FROM alerts WHERE city_id = :c"
+                limit: int | None = None) -> tuple[gpd.GeoDataFrame, int]:
+    """Alerts best first (highest score), at most `limit` (>= 1; None: all) of them, and how many
+    there are in all (one query: the count is a window over the filtered rows)."""
+    sql = (f"SELECT {', '.join(_COLUMNS)}, ST_AsBinary(geometry) AS geometry, count(*) OVER () AS total "
+           "FROM alerts WHERE city_id = :c"
            + (" AND kind = :k" if kind else "") + (" AND status = :s" if status else "")
-           + " ORDER BY score DESC NULLS LAST, id" + (" LIMIT :n" if limit else ""))
+           + " ORDER BY score DESC NULLS LAST, id" + (" LIMIT :n" if limit is not None else ""))
     res = conn.execute(text(sql), {"c": city, "k": kind, "s": status, "n": limit})
     df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+    total = df.pop("total")
+    total = int(total.iat[0]) if len(df) else 0  # limit >= 1: no row means no alert at all
     geoms = shapely.from_wkb([bytes(g) for g in df.pop("geometry")]) if len(df) else []
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=4326))
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=4326)), total
 
 
 def history(conn: Connection, aid: str) -> pd.DataFrame:
+    """Every step of one alert, oldest first; a step without a note has None there (not NaN)."""
     if conn.execute(text("SELECT 1 FROM alerts WHERE id = :id"), {"id": aid}).first() is None:
         raise NotFound(f"alert {aid!r} does not exist")
     res = conn.execute(text("SELECT at, actor, from_status, to_status, note FROM alert_events WHERE alert_id = :id "
                             "ORDER BY id"), {"id": aid})
-    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+    df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+    return df.astype({c: object for c in ("actor", "from_status", "to_status", "note")}).where(df.notna(), None)

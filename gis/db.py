@@ -19,7 +19,11 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 @lru_cache(maxsize=8)
 def engine(url: str | None = None) -> Engine:
-    return create_engine(url or database_url(), pool_pre_ping=True)
+    # The server checks every 2 s whether the client of a running statement is still there, so
+    # a command killed outright (not only Ctrl-C, which psycopg turns into a cancel) does not
+    # leave its statement running (PostgreSQL 14+).
+    return create_engine(url or database_url(), pool_pre_ping=True, connect_args={
+        "application_name": "pianqu", "options": "-c client_connection_check_interval=2000"})
 
 
 def alembic_config(url: str | None = None) -> Config:

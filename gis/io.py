@@ -5,12 +5,17 @@ point geometries from its coordinate columns. Every failure names the file.
 """
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import pyogrio.raw
 import shapely
+from shapely.errors import GEOSException
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -84,19 +89,97 @@ def read_file(path: str | Path, *, layer: str | None = None, lon: str | None = N
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
         return read_csv_points(path, lon=lon, lat=lat, crs=crs)
+    parquet = suffix in (".parquet", ".geoparquet")
     try:
-        if suffix in (".parquet", ".geoparquet"):
-            gdf = gpd.read_parquet(path)
+        if parquet:
+            try:
+                gdf = gpd.read_parquet(path)
+            except GEOSException:
+                _check_unreadable_parquet(path, source)  # names the rows, or falls through
+                raise
         else:
-            gdf = pyogrio.read_dataframe(path, layer=layer)
+            with warnings.catch_warnings():
+                # GDAL accepts an unclosed ring with a RuntimeWarning; the rows are named below.
+                warnings.filterwarnings("ignore", message="Non closed ring", category=RuntimeWarning)
+                gdf = pyogrio.read_dataframe(path, layer=layer, on_invalid="ignore")
+    except InputError:
+        raise
     except Exception as e:  # GDAL and Arrow raise many types; all mean "cannot read this file"
         raise InputError(f"cannot read file: {e}", source=source) from None
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         raise InputError("file has no geometry column", source=source)
+    if not parquet:
+        _check_unreadable_gdal(path, layer, gdf, source)
     if crs is not None:
         target = _crs(crs, source)
         gdf = gdf.set_crs(target, allow_override=True) if gdf.crs is None else gdf
     return gdf
+
+
+# GEOS's reasons for refusing a geometry, in a planner's words.
+_WKB_REASONS = [
+    (re.compile(r"do not form a closed linestring"), lambda m: "ring is not closed"),
+    (re.compile(r"Invalid number of points in LinearRing found (\d+)"),
+     lambda m: f"ring has only {m.group(1)} points"),
+    (re.compile(r"point array must contain 0 or >1 elements"), lambda m: "a ring or line has a single point"),
+]
+
+
+def _wkb_reason(wkb: bytes) -> str:
+    try:
+        shapely.from_wkb(wkb)
+    except (GEOSException, ValueError) as e:
+        text = str(e)
+        for pattern, say in _WKB_REASONS:
+            m = pattern.search(text)
+            if m:
+                return say(m)
+        return f"cannot be read ({text.split(': ', 1)[-1]})"
+    return "cannot be read"
+
+
+def _name_unreadable(wkb: np.ndarray, ids: pd.Series | None, source: str) -> None:
+    """Rows whose WKB GEOS refuses (an unclosed ring, a ring of 3 points): name every one, like
+    every other geometry problem, instead of passing them on as missing or failing the file."""
+    bad = pd.notna(pd.Series(wkb, dtype=object)).to_numpy() & shapely.is_missing(
+        shapely.from_wkb(wkb, on_invalid="ignore"))
+    if not bad.any():
+        return
+    from .validate import Problems  # only on this path: validate pulls in the schema
+    # One GEOS call per bad row: the refusal's message is the only place the reason is given.
+    reasons = {int(i): _wkb_reason(wkb[i]) for i in np.flatnonzero(bad)}
+    probs = Problems(source, None if ids is None else ids.astype("string").str.strip())
+    probs.rows(bad, lambda i: f"geometry is invalid: {reasons[int(i)]}")
+    probs.raise_if_any()
+
+
+def _check_unreadable_gdal(path: Path, layer, gdf: gpd.GeoDataFrame, source: str) -> None:
+    """Read with on_invalid="ignore", a refused geometry came back as None: look again at the
+    rows with none, as WKB (the geometries alone, in the same feature order as the frame)."""
+    if not gdf.geometry.isna().any():
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Non closed ring", category=RuntimeWarning)
+        _, _, wkb, _ = pyogrio.raw.read(path, layer=layer, columns=[])
+    wkb = np.asarray(wkb, dtype=object)
+    wkb[gdf.geometry.notna().to_numpy()] = None  # those parsed
+    _name_unreadable(wkb, gdf["id"] if "id" in gdf.columns else None, source)
+
+
+def _check_unreadable_parquet(path: Path, source: str) -> None:
+    """GeoParquet's reader fails the whole file on one refused WKB: find the rows."""
+    import json
+
+    import pyarrow.parquet as pq
+    meta = json.loads((pq.read_schema(path).metadata or {}).get(b"geo", b"{}"))
+    col = meta.get("primary_column", "geometry")
+    if meta.get("columns", {}).get(col, {}).get("encoding", "WKB").upper() != "WKB":
+        return
+    cols = [col] + (["id"] if "id" in pq.read_schema(path).names else [])
+    table = pq.read_table(path, columns=cols)
+    wkb = np.asarray(table.column(col).to_pylist(), dtype=object)
+    ids = table.column("id").to_pandas() if "id" in cols else None
+    _name_unreadable(wkb, ids, source)
 
 
 def write_file(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None,

@@ -65,6 +65,8 @@ class City(Base):
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     metric_crs: Mapped[int] = mapped_column(Integer, comment="EPSG code of the projected CRS for metric work")
+    timezone: Mapped[str] = mapped_column(Text, server_default="UTC",
+                                          comment="IANA time zone: the city's days, months and clocks")
     geometry = _geom("MULTIPOLYGON", nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -196,7 +198,7 @@ class Subscriber(Base):
     city_id: Mapped[str] = _city()
     dp_id: Mapped[str] = mapped_column(Text, index=True)
     box_id: Mapped[str] = mapped_column(ForeignKey("boxes.id"), index=True)
-    drop_cable_id: Mapped[str | None] = mapped_column(ForeignKey("cables.id", ondelete="SET NULL"))
+    drop_cable_id: Mapped[str | None] = mapped_column(ForeignKey("cables.id", ondelete="SET NULL"), index=True)
     address: Mapped[str | None] = mapped_column(Text)
     voice: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     broadband: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
@@ -221,8 +223,8 @@ class FaultTicket(Base):
     city_id: Mapped[str] = _city()
     subscriber_id: Mapped[str | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"), index=True)
     box_id: Mapped[str | None] = mapped_column(ForeignKey("boxes.id", ondelete="SET NULL"), index=True)
-    dp_id: Mapped[str | None] = mapped_column(ForeignKey("distribution_points.id", ondelete="SET NULL"))
-    cable_id: Mapped[str | None] = mapped_column(ForeignKey("cables.id", ondelete="SET NULL"))
+    dp_id: Mapped[str | None] = mapped_column(ForeignKey("distribution_points.id", ondelete="SET NULL"), index=True)
+    cable_id: Mapped[str | None] = mapped_column(ForeignKey("cables.id", ondelete="SET NULL"), index=True)
     cause: Mapped[str] = mapped_column(Text)
     severity: Mapped[int] = mapped_column(SmallInteger, server_default="1")
     vip: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
@@ -262,7 +264,7 @@ class ConstructionReport(Base):
     stage: Mapped[str] = mapped_column(Text)
     households: Mapped[int | None] = mapped_column(Integer)
     floor_area_m2: Mapped[float | None] = mapped_column(Float)
-    reporter_id: Mapped[str | None] = mapped_column(ForeignKey("managers.id", ondelete="SET NULL"))
+    reporter_id: Mapped[str | None] = mapped_column(ForeignKey("managers.id", ondelete="SET NULL"), index=True)
     reporter_name: Mapped[str | None] = mapped_column(Text)
     reported_on: Mapped[dt.date] = mapped_column(Date)
     geometry = _geom("GEOMETRY")
@@ -280,7 +282,8 @@ class DistrictPlan(Base):
     name: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, server_default="draft")
     parent_level: Mapped[str | None] = mapped_column(Text)
-    previous_plan_id: Mapped[str | None] = mapped_column(ForeignKey("district_plans.id", ondelete="SET NULL"))
+    previous_plan_id: Mapped[str | None] = mapped_column(ForeignKey("district_plans.id", ondelete="SET NULL"),
+                                                         index=True)
     parameters: Mapped[dict | None] = mapped_column(JSONB)
     report: Mapped[dict | None] = mapped_column(JSONB)
     created_by: Mapped[str | None] = mapped_column(Text)
@@ -295,7 +298,7 @@ class District(Base):
     plan_id: Mapped[str] = mapped_column(ForeignKey("district_plans.id", ondelete="CASCADE"), index=True)
     code: Mapped[str] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(Text)
-    parent_area_id: Mapped[str | None] = mapped_column(ForeignKey("admin_areas.id", ondelete="SET NULL"))
+    parent_area_id: Mapped[str | None] = mapped_column(ForeignKey("admin_areas.id", ondelete="SET NULL"), index=True)
     locked: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     subscribers: Mapped[int] = mapped_column(Integer, server_default="0")
     workload: Mapped[float] = mapped_column(Float, server_default="0")
@@ -315,7 +318,7 @@ class DistrictMember(Base):
     plan_id: Mapped[str] = mapped_column(ForeignKey("district_plans.id", ondelete="CASCADE"))
     district_id: Mapped[str] = mapped_column(ForeignKey("districts.id", ondelete="CASCADE"), index=True)
     box_id: Mapped[str] = mapped_column(ForeignKey("boxes.id", ondelete="CASCADE"), index=True)
-    dp_id: Mapped[str | None] = mapped_column(ForeignKey("distribution_points.id", ondelete="CASCADE"))
+    dp_id: Mapped[str | None] = mapped_column(ForeignKey("distribution_points.id", ondelete="CASCADE"), index=True)
 
 
 class DistrictAssignment(Base):

@@ -35,10 +35,7 @@ def city_units(conn: Connection, city: str, *, cell: float = 10.0, simplify: flo
     if len(subs) == 0:
         raise NotFound(f"city {city!r} has no subscribers to plan for")
     per_box = subs.groupby("box_id").size()
-    if districts and districts > len(per_box):
-        raise InputError(f"{districts} districts asked of {len(per_box)} boxes with subscribers: a district is "
-                         f"at least one whole box (only a box larger than a district is split), so at most "
-                         f"{len(per_box)} districts are possible")
+    check_district_count(districts, len(per_box))
     big = set(per_box.index[per_box > split_above]) if split_above else set()
     subs["unit_id"] = np.where(subs["box_id"].isin(big), subs["box_id"] + "/" + subs["dp_id"], subs["box_id"])
     outline = store.read_layer(conn, "cities", None).set_index("id").loc[[city]].geometry
@@ -79,6 +76,13 @@ def city_units(conn: Connection, city: str, *, cell: float = 10.0, simplify: flo
     barriers["effect"] = np.where(barriers["kind"].isin(list(slow)), "slow", "block")
     network = pd.concat([barriers[["id", "effect", "geometry"]], crossings[["id", "geometry"]]], ignore_index=True)
     return units, gpd.GeoDataFrame(network, geometry="geometry", crs=barriers.crs or 4326)
+
+
+def check_district_count(districts: int | None, boxes: int) -> None:
+    if districts and districts > boxes:
+        raise InputError(f"{districts} districts asked of {boxes} boxes with subscribers: a district is "
+                         f"at least one whole box (only a box larger than a district is split), so at most "
+                         f"{boxes} districts are possible")
 
 
 def previous_labels(conn: Connection, plan_id: str) -> pd.Series:

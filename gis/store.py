@@ -188,17 +188,24 @@ LAYERS_ALL = [t.name for t in Base.metadata.sorted_tables]
 
 
 def bulk_load(engine: Engine, layers: dict[str, gpd.GeoDataFrame], *, source: str = "bulk load",
-              progress: Progress | None = None) -> dict[str, int]:
-    """Insert whole new layers (no upsert) in one transaction, parents first."""
+              progress: Progress | None = None, replace: str | None = None) -> dict[str, int]:
+    """Insert whole new layers (no upsert) in one transaction, parents first.
+
+    `replace`: a city deleted in the same transaction before the load, so an interrupted or
+    failed replace leaves the old city whole and a finished one leaves only the new."""
     counts = {}
     try:
         with engine.begin() as conn:
-            if not conn.execute(text("SELECT EXISTS (SELECT 1 FROM cities)")).scalar():
-                # An empty store: truncating in this transaction lets PostgreSQL (wal_level
-                # minimal) write the new files without WAL, the single largest cost of a load.
-                # Every table hangs off cities, so no city means no rows anywhere.
+            others = set(city_ids(conn)) - {replace}
+            if not others:
+                # An empty store (or one holding only the city replaced): truncating in this
+                # transaction lets PostgreSQL (wal_level minimal) write the new files without
+                # WAL, the single largest cost of a load, and is also the fastest delete. Every
+                # table hangs off cities, so no other city means no other rows anywhere.
                 tables = ", ".join(f'"{t}"' for t in LAYERS_ALL)
                 conn.execute(text(f"TRUNCATE {tables}"))
+            elif replace is not None:
+                _delete_city(conn, replace)
             for name in LOAD_ORDER:
                 if name not in layers:
                     continue
@@ -228,10 +235,15 @@ def bulk_load(engine: Engine, layers: dict[str, gpd.GeoDataFrame], *, source: st
 def delete_city(engine: Engine, city: str) -> None:
     """Remove a city and everything in it, in one transaction."""
     with engine.begin() as conn:
-        # Plans first: their assignments reference managers, which the city's cascade removes
-        # through a shorter path, and PostgreSQL would check that reference before the long one.
-        conn.execute(text("DELETE FROM district_plans WHERE city_id = :c"), {"c": city})
-        conn.execute(text("DELETE FROM cities WHERE id = :c"), {"c": city})
+        _delete_city(conn, city)
+
+
+def _delete_city(conn: Connection, city: str) -> None:
+    # Plans first: their assignments reference managers, which the city's cascade removes
+    # through a shorter path, and PostgreSQL would check that reference before the long one.
+    # Every foreign-key column is indexed (migration 0003), so each cascade step is a lookup.
+    conn.execute(text("DELETE FROM district_plans WHERE city_id = :c"), {"c": city})
+    conn.execute(text("DELETE FROM cities WHERE id = :c"), {"c": city})
 
 
 # ---- reading --------------------------------------------------------------------------------

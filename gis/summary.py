@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from .store import counts
+from .tickets import city_timezone
 
 _FIGURES = {
     "subscribers": "SELECT to_char(count(*), 'FM999,999,999') FROM subscribers WHERE city_id = :c",
@@ -17,8 +18,8 @@ _FIGURES = {
         " SELECT CASE kind WHEN 'trunk' THEN 1 WHEN 'distribution' THEN 2 ELSE 3 END AS k,"
         "  sum(ST_Length(geometry::geography)) / 1000 AS km FROM cables WHERE city_id = :c GROUP BY kind) s",
     "fault tickets (from - to)":
-        "SELECT to_char(count(*), 'FM999,999,999') || ' (' || min(reported_at)::date || ' - ' || max(reported_at)::date || ')' "
-        "FROM fault_tickets WHERE city_id = :c",
+        "SELECT to_char(count(*), 'FM999,999,999') || ' (' || (min(reported_at) AT TIME ZONE :tz)::date || ' - ' "
+        "|| (max(reported_at) AT TIME ZONE :tz)::date || ')' FROM fault_tickets WHERE city_id = :c",
     "faults per 100 lines per month (last 12 months)":
         "SELECT round((100.0 * count(*) / 12 / NULLIF((SELECT count(*) FROM subscribers WHERE city_id = :c), 0))::numeric, 2) "
         "FROM fault_tickets WHERE city_id = :c AND reported_at > "
@@ -35,6 +36,9 @@ _FIGURES = {
 
 
 def network_summary(conn: Connection, city: str) -> dict:
+    """Counts and figures of a city; dates are its local days (`cities.timezone`)."""
     name, crs = conn.execute(text("SELECT name, metric_crs FROM cities WHERE id = :c"), {"c": city}).one()
-    figures = {k: str(conn.execute(text(q), {"c": city}).scalar() or "-") for k, q in _FIGURES.items()}
-    return {"city": city, "name": name, "metric_crs": crs, "counts": counts(conn, city), "figures": figures}
+    tz = city_timezone(conn, city)
+    figures = {k: str(conn.execute(text(q), {"c": city, "tz": tz}).scalar() or "-") for k, q in _FIGURES.items()}
+    return {"city": city, "name": name, "metric_crs": crs, "timezone": tz, "counts": counts(conn, city),
+            "figures": figures}

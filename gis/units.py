@@ -21,6 +21,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from .coverage import TOLERANCE_M
 from .crs import utm_epsg_for
 from .errors import InputError
 
@@ -215,6 +216,10 @@ def adjacency(areas: gpd.GeoDataFrame, *, barriers: gpd.GeoDataFrame | None = No
     each side: the sides are the groups those areas form without the crossing."""
     geoms = areas.geometry.to_numpy()
     n = len(geoms)
+    if not shapely.coverage_is_valid(geoms):
+        # Neighbours whose vertices differ by a hair share no line, only points: snap the borders
+        # together (as gis.coverage does) so every border in the field is a border in the graph.
+        geoms = shapely.coverage_clean(geoms, snapping_distance=TOLERANCE_M)
     tree = shapely.STRtree(geoms)
     i, j = tree.query(geoms, predicate="intersects")
     upper = i < j

@@ -2,7 +2,8 @@
 
 Everything that can be checked without the database is checked here, vectorised over the
 whole frame; problems are collected (not raised one by one) so one run tells the planner about
-every class of mistake, and the error names the first rows of each.
+every class of mistake, and the error lists every bad row (the first rows of each
+class first).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pyproj import CRS, Transformer
 from .errors import InputError
 from .layers import ROW_RULES, Layer
 
-MAX_ROWS_NAMED = 3  # per problem; the count of the rest is given
+MAX_ROWS_NAMED = 3  # rows of each problem listed before the rest of any problem
 TRUE = {"true", "t", "yes", "y", "1"}
 FALSE = {"false", "f", "no", "n", "0"}
 
@@ -43,28 +44,32 @@ class Problems:
         v = self.ids.iat[i]
         return None if pd.isna(v) else str(v)
 
+    def _line(self, i: int, msg) -> str:
+        text = msg(i) if callable(msg) else msg
+        rid = self._id(i)
+        return f"{self.source} row {i + 1:,}" + (f" (id {rid})" if rid else "") + f": {text}"
+
     def lines(self) -> list[str]:
-        out = []
+        """Every problem, one line per row, so a file can be fixed in one pass. The first few
+        rows of each problem come first and the rest after, so the first lines a console shows
+        cover every kind of mistake rather than one kind repeated. (A loop over the bad rows
+        only: each line is a sentence of its own.)"""
+        heads, tails = [], []
         for pos, msg in self.items:
             if pos is None:
-                out.append(f"{self.source}: {msg}")
+                heads.append(f"{self.source}: {msg}")
                 continue
-            for i in pos[:MAX_ROWS_NAMED]:
-                text = msg(i) if callable(msg) else msg
-                rid = self._id(i)
-                out.append(f"{self.source} row {i + 1:,}" + (f" (id {rid})" if rid else "") + f": {text}")
-            if len(pos) > MAX_ROWS_NAMED:
-                text = msg(pos[0]) if callable(msg) else msg
-                out.append(f"{self.source}: {len(pos) - MAX_ROWS_NAMED:,} more rows with the same problem "
-                           f"({text.split(':')[0]})")
-        return out
+            heads += [self._line(int(i), msg) for i in pos[:MAX_ROWS_NAMED]]
+            tails += [self._line(int(i), msg) for i in pos[MAX_ROWS_NAMED:]]
+        return heads + tails
 
     def raise_if_any(self) -> None:
         if not self.items:
             return
         lines = self.lines()
         pos, msg = self.items[0]
-        more = f" (and {len(lines) - 1} more problems)" if len(lines) > 1 else ""
+        n = len(lines) - 1
+        more = f" (and {n:,} more problem{'s' if n != 1 else ''}, listed below)" if n else ""
         if pos is None:
             raise InputError(msg + more, source=self.source, problems=lines)
         i = int(pos[0])

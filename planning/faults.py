@@ -12,6 +12,7 @@ kernel, so a district with many lines and few faults per line stays cool.
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -233,13 +234,20 @@ def _weights(points, weight) -> np.ndarray:
     return v
 
 
+def check_options(*, bandwidth=None, cell=None) -> None:
+    """What can be said of a bandwidth and a cell before any data is read."""
+    for name, v in (("bandwidth", bandwidth), ("cell size", cell)):
+        if v is not None and not (isinstance(v, numbers.Real) and np.isfinite(v) and v > 0):
+            raise InputError(f"{name} must be a positive number of metres, not {v!r}")
+
+
 def filter_tickets(tickets: pd.DataFrame, *, start=None, end=None, cause=None, cable_kind=None,
-                   district=None) -> pd.DataFrame:
-    """Tickets reported in [start, end), optionally of some causes, cable kinds or districts;
-    an empty window or an unknown district is an error that says so."""
+                   district=None, tz: str = "UTC") -> pd.DataFrame:
+    """Tickets reported in [start, end) (local days in `tz`), optionally of some causes, cable
+    kinds or districts; an empty window or an unknown district is an error that says so."""
     def local(x):
         x = pd.Timestamp(x)
-        return x if x.tzinfo else x.tz_localize("Asia/Shanghai")
+        return x if x.tzinfo else x.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
     if start is not None and end is not None and local(end) <= local(start):
         raise InputError(f"the window is empty: the end {end} is not after the start {start}")
     when = pd.to_datetime(tickets["reported_at"], utc=True)

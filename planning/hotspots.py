@@ -12,6 +12,8 @@ those that survive the Benjamini-Hochberg false-discovery-rate cut (esda.fdr) at
 """
 from __future__ import annotations
 
+import numbers
+
 import geopandas as gpd
 import h3
 import numpy as np
@@ -24,6 +26,20 @@ from gis.errors import InputError
 
 # Mean H3 hexagon edge length in metres by resolution (H3's own table).
 H3_EDGE_M = {6: 3724.5, 7: 1406.5, 8: 531.4, 9: 200.8, 10: 75.9, 11: 28.7}
+
+
+RESOLUTIONS = range(6, 12)   # H3 cells from ~36 km² (6) to ~0.002 km² (11): a city's scales
+
+
+def check_alpha(alpha) -> None:
+    """The false discovery rate: above one half, "significant" would mean a coin toss."""
+    if not (isinstance(alpha, numbers.Real) and 0 < alpha <= 0.5):
+        raise InputError(f"alpha (the false discovery rate) must be in (0, 0.5], not {alpha!r}")
+
+
+def check_resolution(resolution) -> None:
+    if resolution not in RESOLUTIONS:
+        raise InputError(f"the H3 resolution must be {RESOLUTIONS[0]} to {RESOLUTIONS[-1]}, not {resolution!r}")
 
 
 def resolution_for(cell_size: float) -> int:
@@ -150,8 +166,7 @@ def gi_star(areas: gpd.GeoDataFrame, value: str, *, rate_of: str | None = None, 
     polygons; adds gi_z, gi_p (two-sided), hot / cold after the FDR cut, and class."""
     if len(areas) < 3:
         raise InputError("too few places for a hotspot analysis (at least 3)")
-    if not (0 < alpha < 1):
-        raise InputError(f"alpha must be in (0, 1), not {alpha!r}")
+    check_alpha(alpha)
     if W is None:
         W = hex_weights(areas["cell"].to_numpy()) if "cell" in areas.columns else area_weights(areas)
     x = areas[value].to_numpy(float)
@@ -237,17 +252,18 @@ def _classify(hot, cold, trend_z, trend_p, alpha):
 
 def emerging(points: gpd.GeoDataFrame, *, time: str = "reported_at", resolution: int = 9, alpha: float = 0.05,
              lines: gpd.GeoDataFrame | None = None, rate: bool = False, freq: str = "M",
-             prior_lines: float = 50.0, time_window: int = 1) -> gpd.GeoDataFrame:
+             prior_lines: float = 50.0, time_window: int = 1, tz: str = "UTC") -> gpd.GeoDataFrame:
     """Gi* per month on H3 cells (all months at once: one sparse product), then the
     Mann-Kendall trend of each cell's z-scores and its emerging-hotspot class. With `lines`
     and `rate`, each month's value is faults per line (shrunk), so a growing suburb's rising
     count is not mistaken for a failing network. `time_window` slices before each one count
     among its neighbours (Esri's neighbourhood time step), so one quiet month inside a run of
-    bad ones does not break it."""
+    bad ones does not break it. Months are local months in `tz` (the city's time zone)."""
+    check_alpha(alpha)
     if len(points) == 0:
         raise InputError("no faults to analyse")
     cid = cell_ids(points, resolution)
-    month = pd.to_datetime(points[time], utc=True).dt.tz_convert("Asia/Shanghai").dt.tz_localize(None).dt.to_period(freq)
+    month = pd.to_datetime(points[time], utc=True).dt.tz_convert(tz).dt.tz_localize(None).dt.to_period(freq)
     periods = pd.period_range(month.min(), month.max(), freq=freq)
     if len(periods) < 3:
         raise InputError(f"{len(periods)} time slices: an emerging-hotspot analysis needs at least 3")

@@ -1,20 +1,26 @@
 """Service KPIs of fault repair, by box, district, manager, community, office and month.
 
-    kpis(tickets, lines, by="district", month="2026-10")
+    kpis(tickets, lines, by="district", month="2026-10", tz="Asia/Shanghai")
 
 tickets: reported_at, first_contact_at, cleared_at (tz-aware; NaT while open), subscriber_id and
 the grouping columns. lines: the number of lines per group value (a Series indexed by it), or
-a frame with one row per line holding the grouping column.
+a frame with one row per line holding the grouping column and, optionally, `connected_since`
+(a local day): then the lines of a month are those connected by its end.
+
+Months are the city's local months (`tz`, an IANA name): a fault reported at 07:00 on the 1st
+in Changsha counts in that month, although it is still the month before in UTC.
 
 Per group (and month):
 - fault_rate: faults per 100 lines per month;
 - repair_24h: share of tickets cleared within 24 hours of the report; a ticket still open more
-  than 24 hours after it was reported, at the end of the month, counts as a miss;
+  than 24 hours after it was reported, at the end of the (local) month, counts as a miss;
 - contact_20min: share first contacted within 20 minutes (no contact recorded counts as a miss);
 - clear_mean_h, clear_p90_h: hours from report to clearing, over cleared tickets;
 - repeat_share: share of tickets whose subscriber had another fault in the 30 days before;
 - fault_rate_yoy: change of the fault rate against the same month a year earlier (NaN when
   there is no such month).
+The table ends with the city's own rows (group value TOTAL): every ticket over every line, not
+a sum or mean of the groups' rates.
 """
 from __future__ import annotations
 
@@ -23,12 +29,25 @@ import pandas as pd
 
 from gis.errors import InputError
 
-TZ = "Asia/Shanghai"
 GROUPS = ("box_id", "district", "manager_id", "community_id", "office_id")
+TOTAL = "(city)"
+COLUMNS = ["month", "lines", "tickets", "fault_rate", "repair_24h", "contact_20min", "clear_mean_h",
+           "clear_p90_h", "repeat_share", "fault_rate_yoy"]
 
 
-def _month(ts: pd.Series) -> pd.Series:
-    return pd.to_datetime(ts, utc=True).dt.tz_convert(TZ).dt.tz_localize(None).dt.to_period("M")
+def month_of(month) -> pd.Period:
+    """A month 'YYYY-MM' (or a Period) as a monthly Period; anything else is an InputError."""
+    if isinstance(month, pd.Period):
+        return month.asfreq("M")
+    s = str(month).strip()
+    if len(s) != 7 or s[4] != "-" or not (s[:4] + s[5:]).isdigit() or not 1 <= int(s[5:]) <= 12:
+        raise InputError(f"month {month!r} is not a month: expected YYYY-MM, e.g. 2026-10")
+    return pd.Period(s, "M")
+
+
+def local_months(ts: pd.Series, tz: str) -> pd.Series:
+    """The local month (in `tz`) of each instant."""
+    return pd.to_datetime(ts, utc=True).dt.tz_convert(tz).dt.tz_localize(None).dt.to_period("M")
 
 
 def repeats(tickets: pd.DataFrame, days: int = 30) -> np.ndarray:
@@ -45,26 +64,9 @@ def repeats(tickets: pd.DataFrame, days: int = 30) -> np.ndarray:
     return out
 
 
-def kpis(tickets: pd.DataFrame, lines, by: str | list[str] = "district", month: str | None = None) -> pd.DataFrame:
-    by = [by] if isinstance(by, str) else list(by)
-    for c in by + ["reported_at", "first_contact_at", "cleared_at"]:
-        if c not in tickets.columns:
-            raise InputError(f"tickets have no {c!r} column (KPIs by {', '.join(by)})")
-    t = tickets.copy()
-    t["month"] = _month(t["reported_at"])
-    t["repeat"] = repeats(t) if "subscriber_id" in t.columns else False
-    rep = pd.to_datetime(t["reported_at"], utc=True)
-    clear_h = (pd.to_datetime(t["cleared_at"], utc=True) - rep).dt.total_seconds() / 3600
-    contact_min = (pd.to_datetime(t["first_contact_at"], utc=True) - rep).dt.total_seconds() / 60
-    month_end = t["month"].dt.end_time.dt.tz_localize(TZ).dt.tz_convert("UTC")
-    open_long = clear_h.isna() & ((month_end - rep) > pd.Timedelta(hours=24))
-    t["cleared_24h"] = (clear_h <= 24).fillna(False)
-    t["counted_24h"] = clear_h.notna() | open_long          # tickets whose 24 h verdict is known
-    t["contact_20"] = (contact_min <= 20).fillna(False)
-    t["clear_h"] = clear_h
-    keys = by + ["month"]
+def _ticket_stats(t: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     g = t.groupby(keys, observed=True, dropna=False)
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "tickets": g.size(),
         "repair_24h": g["cleared_24h"].sum() / g["counted_24h"].sum().replace(0, np.nan),
         "contact_20min": g["contact_20"].mean(),
@@ -72,27 +74,94 @@ def kpis(tickets: pd.DataFrame, lines, by: str | list[str] = "district", month: 
         "clear_p90_h": g["clear_h"].quantile(0.9),
         "repeat_share": g["repeat"].mean(),
     }).reset_index()
-    # Lines per group: a Series by group value, or counted from a frame of lines.
-    if isinstance(lines, pd.DataFrame):
-        missing = [c for c in by if c not in lines.columns]
-        if missing:
-            raise InputError(f"lines have no {missing[0]!r} column")
-        n_lines = lines.groupby(by, dropna=False).size().rename("lines")
-    else:
-        n_lines = pd.Series(lines, name="lines")
-        n_lines.index.names = by
-    out = out.merge(n_lines.reset_index(), on=by, how="left")
+
+
+def _lines_by_month(lines, by: list[str], months: pd.PeriodIndex) -> pd.DataFrame:
+    """Lines per group and month: with connected_since, those connected by the month's end."""
+    if not isinstance(lines, pd.DataFrame):
+        n = pd.Series(lines, name="lines")
+        n.index.names = by
+        per = n.reset_index()
+        return per.merge(pd.DataFrame({"month": months}), how="cross")
+    missing = [c for c in by if c not in lines.columns]
+    if missing:
+        raise InputError(f"lines have no {missing[0]!r} column")
+    if "connected_since" not in lines.columns:
+        per = lines.groupby(by, dropna=False).size().rename("lines").reset_index()
+        return per.merge(pd.DataFrame({"month": months}), how="cross")
+    first, last = months.min(), months.max()
+    since = pd.to_datetime(lines["connected_since"])
+    # Months as integers from the first one. A line without a connection day has been there all
+    # along; one connected before the first month counts from it; one after the last, in none.
+    col = (since.dt.year * 12 + since.dt.month - (first.year * 12 + first.month)).fillna(0).clip(lower=0)
+    col = col.to_numpy(int)
+    span = (last - first).n + 1
+    keep = col < span
+    key = lines.loc[keep, by].copy()
+    key["_m"] = col[keep]
+    counts = key.groupby(by + ["_m"], dropna=False).size().unstack("_m", fill_value=0)
+    counts = counts.reindex(columns=range(span), fill_value=0).cumsum(axis=1)
+    want = np.array([(m - first).n for m in months])
+    arr = counts.to_numpy()[:, want]
+    per = counts.index.to_frame(index=False)
+    out = per.loc[per.index.repeat(len(months))].reset_index(drop=True)
+    out["month"] = np.tile(np.asarray(months), len(per))
+    out["lines"] = arr.ravel()
+    return out
+
+
+def _table(t: pd.DataFrame, lines, by: list[str]) -> pd.DataFrame:
+    keys = by + ["month"]
+    out = _ticket_stats(t, keys)
+    months = pd.PeriodIndex(sorted(out["month"].unique()), freq="M")
+    n_lines = _lines_by_month(lines, by, months)
+    out = out.merge(n_lines, on=keys, how="left")
     out["fault_rate"] = 100 * out["tickets"] / out["lines"].replace(0, np.nan)
     prev = out[keys + ["fault_rate"]].copy()
     prev["month"] = prev["month"] + 12
     out = out.merge(prev.rename(columns={"fault_rate": "rate_year_before"}), on=keys, how="left")
     out["fault_rate_yoy"] = out["fault_rate"] / out["rate_year_before"] - 1
-    out = out.drop(columns="rate_year_before")
-    if month is not None:
-        m = pd.Period(month, "M")
-        if not (out["month"] == m).any():
-            raise InputError(f"no tickets in {m}: the data covers {out['month'].min()} to {out['month'].max()}")
-        out = out[out["month"] == m]
-    cols = by + ["month", "lines", "tickets", "fault_rate", "repair_24h", "contact_20min", "clear_mean_h",
-                 "clear_p90_h", "repeat_share", "fault_rate_yoy"]
-    return out[cols].sort_values(by + ["month"]).reset_index(drop=True)
+    return out[by + COLUMNS].sort_values(keys).reset_index(drop=True)
+
+
+def _as_total(lines, by: list[str]):
+    """The lines with every group value replaced by TOTAL: the city as one group."""
+    if isinstance(lines, pd.DataFrame):
+        return lines.assign(**{c: TOTAL for c in by})
+    total = float(pd.Series(lines).sum())
+    index = pd.MultiIndex.from_tuples([(TOTAL,) * len(by)], names=by) if len(by) > 1 else pd.Index([TOTAL])
+    return pd.Series([total], index=index)
+
+
+def kpis(tickets: pd.DataFrame, lines, by: str | list[str] = "district", month: str | None = None, *,
+         tz: str = "UTC", total: bool = True) -> pd.DataFrame:
+    by = [by] if isinstance(by, str) else list(by)
+    for c in by + ["reported_at", "first_contact_at", "cleared_at"]:
+        if c not in tickets.columns:
+            raise InputError(f"tickets have no {c!r} column (KPIs by {', '.join(by)})")
+    m = month_of(month) if month is not None else None
+    t = tickets.copy()
+    t["month"] = local_months(t["reported_at"], tz)
+    if m is not None and not (t["month"] == m).any():
+        if len(t) == 0:
+            raise InputError(f"no tickets in {m}: there are no tickets at all")
+        raise InputError(f"no tickets in {m}: the data covers {t['month'].min()} to {t['month'].max()}")
+    t["repeat"] = repeats(t) if "subscriber_id" in t.columns else False
+    rep = pd.to_datetime(t["reported_at"], utc=True)
+    clear_h = (pd.to_datetime(t["cleared_at"], utc=True) - rep).dt.total_seconds() / 3600
+    contact_min = (pd.to_datetime(t["first_contact_at"], utc=True) - rep).dt.total_seconds() / 60
+    # The month ends at local midnight after its last day: the clock a still-open ticket is judged by.
+    month_end = (t["month"] + 1).dt.start_time.dt.tz_localize(
+        tz, ambiguous=np.zeros(len(t), bool), nonexistent="shift_forward").dt.tz_convert("UTC")
+    open_long = clear_h.isna() & ((month_end - rep) > pd.Timedelta(hours=24))
+    t["cleared_24h"] = (clear_h <= 24).fillna(False)
+    t["counted_24h"] = clear_h.notna() | open_long          # tickets whose 24 h verdict is known
+    t["contact_20"] = (contact_min <= 20).fillna(False)
+    t["clear_h"] = clear_h
+    out = _table(t, lines, by)
+    if total:
+        city = _table(t.assign(**{c: TOTAL for c in by}), _as_total(lines, by), by)
+        out = pd.concat([out, city], ignore_index=True)
+    if m is not None:
+        out = out[out["month"] == m].reset_index(drop=True)
+    return out

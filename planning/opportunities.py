@@ -26,12 +26,18 @@ One function serves the file command (`pianqu opportunities`) and the store
   as projects) running through a fault hotspot, with at least 12 faults a year there (its own,
   when a `hot_faults` column attributes them, else the hotspots').
 
-Ranking (column `score`, CNY): the value of the alert over the payback horizon,
-    score = expected_lines x revenue_per_line x horizon_months - cost
-with cost = extension_fixed + cable_cost_per_m x cable length for an extension (and an outside-
-coverage area), expansion_cost for a box, cable_cost_per_m x length for a rebuild (whose
-"lines" are the faults it avoids, valued at fault_cost each). `payback_months` = cost / monthly
-revenue. The defaults are placeholders for an operator's own figures (`Economics`).
+Ranking (column `score`, CNY): every kind on one scale, its value over the payback horizon
+(`Economics.horizon_months`) minus its cost, so the list mixes kinds by what they are worth:
+    score = value - cost
+    value = expected_lines x revenue_per_line x horizon_months       (extension, area, box)
+    value = faults_per_year x (fault_cost + outage_cost) x horizon_months / 12    (rebuild)
+with cost = extension_fixed + cable_cost_per_m x cable_m for an extension (and an outside-
+coverage area), expansion_cost for a box, cable_cost_per_m x cable_m for a rebuild. A rebuild is
+taken to clear the cable's own faults: each avoided fault saves the repair (fault_cost) and the
+subscriber's side of the outage (outage_cost). `payback_months` = cost / the value of one month.
+Columns mean one thing for every kind and are missing (NaN) where they do not apply: a rebuild
+has faults_per_year, cable_age_years and cable_m, and no expected_lines or monthly_revenue.
+The defaults are placeholders for an operator's own figures (`Economics`).
 """
 from __future__ import annotations
 
@@ -46,20 +52,28 @@ from scipy.sparse.csgraph import connected_components
 
 from gis.errors import InputError
 
+from .new_areas import outside_coverage_rows
+
 KINDS = ("extend_network", "expand_box", "outside_coverage", "rebuild")
 ALERT_COLUMNS = ["alert_key", "kind", "report_id", "report_ids", "box_id", "cable_id", "distance_m",
-                 "expected_lines", "spare_ports", "utilisation", "cable_m", "cost", "monthly_revenue",
-                 "payback_months", "score", "reason", "geometry"]
+                 "expected_lines", "spare_ports", "utilisation", "cable_m", "faults_per_year", "cable_age_years",
+                 "value", "cost", "monthly_revenue", "payback_months", "score", "reason", "geometry"]
+_DERIVED = ("value", "monthly_revenue", "payback_months", "score")  # computed from the rows, below
 
 
 @dataclass(frozen=True)
 class Economics:
+    """The figures alerts are ranked by (CNY); placeholders for an operator's own."""
     revenue_per_line: float = 60.0      # CNY per line per month
-    cable_cost_per_m: float = 120.0     # CNY per metre laid (duct, fibre, labour)
+    cable_cost_per_m: float = 120.0     # CNY per metre laid (duct, fibre, labour); also a rebuild's per metre
     extension_fixed: float = 15_000.0   # CNY: a new distribution point and splicing
     expansion_cost: float = 30_000.0    # CNY: a box module or a second box
-    fault_cost: float = 800.0           # CNY: a truck roll and repair
-    horizon_months: int = 36
+    fault_cost: float = 800.0           # CNY per fault: a truck roll and the repair
+    # CNY per fault, the subscriber's side of the outage: the service credit for the hours out,
+    # the call-centre contact, call-back and complaint handling (~90 together), and the risk the
+    # subscriber leaves (~5 % of a line's 36 months of revenue, ~110).
+    outage_cost: float = 200.0
+    horizon_months: int = 36            # months the value is counted over (the payback horizon)
 
 
 @dataclass
@@ -116,17 +130,28 @@ def expected_lines(households, floor_area, take_up: float, lines_per_m2: float) 
     return np.where(np.isnan(households), np.nan_to_num(floor_area) * lines_per_m2, np.nan_to_num(households)) * take_up
 
 
-def _check_rates(reach_m, take_up, threshold, horizon_months, duplicate_m):
-    if not (np.isfinite(reach_m) and 0 < reach_m <= 20_000):
-        raise InputError(f"reach must be between 0 and 20,000 m, not {reach_m!r}")
-    if not (0 < take_up <= 1):
-        raise InputError(f"take-up must be a share in (0, 1], not {take_up!r}")
-    if not (0 < threshold <= 1):
-        raise InputError(f"threshold must be a utilisation in (0, 1], not {threshold!r}")
-    if not (0 <= horizon_months <= 120):
-        raise InputError(f"forecast horizon must be 0 to 120 months, not {horizon_months!r}")
-    if not (0 <= duplicate_m < reach_m):
-        raise InputError(f"duplicate distance must be >= 0 and below the reach, not {duplicate_m!r}")
+MAX_REACH_M = 20_000.0    # a box serving beyond 20 km is not a box: the value is a mistake
+MAX_HORIZON_MONTHS = 120  # a utilisation forecast ten years out is not a forecast
+
+
+def check_parameters(reach_m=300.0, take_up=0.6, threshold=0.85, horizon_months=6, duplicate_m=30.0,
+                     names: dict | None = None) -> None:
+    """The accepted ranges, checked before any work. `names` maps a parameter to the word the
+    caller's door uses for it (the CLI: {"reach_m": "--reach", ...}), so the message names it."""
+    n = {"reach_m": "reach", "take_up": "take-up", "threshold": "threshold", "horizon_months": "forecast horizon",
+         "duplicate_m": "duplicate distance", **(names or {})}
+    ok = lambda v: isinstance(v, (int, float, np.number)) and np.isfinite(v)  # noqa: E731
+    if not (ok(reach_m) and 0 < reach_m <= MAX_REACH_M):
+        raise InputError(f"{n['reach_m']} must be more than 0 and at most {MAX_REACH_M:,.0f} m, not {reach_m!r}")
+    if not (ok(take_up) and 0 < take_up <= 1):
+        raise InputError(f"{n['take_up']} must be a share in (0, 1], not {take_up!r}")
+    if not (ok(threshold) and 0 < threshold <= 1):
+        raise InputError(f"{n['threshold']} must be a utilisation in (0, 1], not {threshold!r}")
+    if not (ok(horizon_months) and float(horizon_months).is_integer() and 0 <= horizon_months <= MAX_HORIZON_MONTHS):
+        raise InputError(f"{n['horizon_months']} must be 0 to {MAX_HORIZON_MONTHS} months (0: utilisation now "
+                         f"only), not {horizon_months!r}")
+    if not (ok(duplicate_m) and 0 <= duplicate_m < reach_m):
+        raise InputError(f"{n['duplicate_m']} must be >= 0 and below the reach, not {duplicate_m!r}")
 
 
 def evaluate(boxes: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, *, reach_m: float = 300.0,
@@ -143,7 +168,7 @@ def evaluate(boxes: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, *, reach_m: floa
     box_id and connected_since, for the connection trend and new demand outside coverage.
     outline (optional): the city's area; demand outside it is refused.
     """
-    _check_rates(reach_m, take_up, threshold, horizon_months, duplicate_m)
+    check_parameters(reach_m, take_up, threshold, horizon_months, duplicate_m)
     as_of = pd.Timestamp.today().normalize() if as_of is None else pd.Timestamp(as_of)
     if crs is None:
         if boxes.crs is None:
@@ -298,21 +323,25 @@ def evaluate(boxes: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, *, reach_m: floa
                          cable_id=None, distance_m=np.nan, expected_lines=need, spare_ports=spare[b],
                          utilisation=util_now[b], cable_m=np.nan, cost=econ.expansion_cost, reason=why,
                          geometry=bxy[b]))
-    rows += _outside_coverage(sgeom, site_lines, members, rep_ids[key_row], near_d, S, box_ids, bxy, tree,
+    rows += outside_coverage_rows(sgeom, site_lines, members, rep_ids[key_row], near_d, S, box_ids, bxy, tree,
                               reach_m, area_min_lines, as_of, econ)
     rows += _rebuild(cables, hotspots, crs, as_of, rebuild_age, econ)
 
-    alerts = pd.DataFrame(rows, columns=[c for c in ALERT_COLUMNS if c not in ("monthly_revenue", "payback_months", "score")])
+    alerts = pd.DataFrame(rows, columns=[c for c in ALERT_COLUMNS if c not in _DERIVED])
     if len(alerts):
-        value_lines = alerts["expected_lines"].astype(float)
-        rebuild = alerts["kind"] == "rebuild"
-        alerts["monthly_revenue"] = np.where(rebuild, 0.0, value_lines * econ.revenue_per_line)
-        monthly_value = np.where(rebuild, value_lines * econ.fault_cost / 12.0, alerts["monthly_revenue"])
+        rebuild = (alerts["kind"] == "rebuild").to_numpy()
+        lines_ = alerts["expected_lines"].astype(float).to_numpy()
+        faults = alerts["faults_per_year"].astype(float).to_numpy()
+        # One scale for every kind: what a month of the alert is worth, counted over the horizon.
+        alerts["monthly_revenue"] = np.where(rebuild, np.nan, lines_ * econ.revenue_per_line)
+        monthly_value = np.where(rebuild, faults / 12.0 * (econ.fault_cost + econ.outage_cost),
+                                 alerts["monthly_revenue"])
+        alerts["value"] = monthly_value * econ.horizon_months
         alerts["payback_months"] = np.where(monthly_value > 0, alerts["cost"] / np.maximum(monthly_value, 1e-9), np.inf)
-        alerts["score"] = monthly_value * econ.horizon_months - alerts["cost"]
+        alerts["score"] = alerts["value"] - alerts["cost"]
         alerts = alerts.sort_values(["score", "kind", "alert_key"], ascending=[False, True, True], kind="stable")
     else:
-        alerts = alerts.assign(monthly_revenue=[], payback_months=[], score=[])
+        alerts = alerts.assign(**{c: [] for c in _DERIVED})
     alerts = gpd.GeoDataFrame(alerts[ALERT_COLUMNS].reset_index(drop=True), geometry="geometry", crs=crs)
 
     sites = pd.DataFrame({"site": rep_ids[key_row], "reports": members.reindex(range(n_sites)).to_numpy(),
@@ -327,59 +356,6 @@ def evaluate(boxes: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, *, reach_m: floa
               "horizon_months": horizon_months, "duplicate_m": duplicate_m,
               "distance": "street network" if net is not None else "straight line", "economics": asdict(econ)}
     return Scan(alerts, sites, box_frame, params)
-
-
-def _outside_coverage(sgeom, site_lines, members, site_keys, near_d, S, box_ids, bxy, tree, reach_m, min_lines,
-                      as_of, econ):
-    """Demand beyond reach of every box, grouped where its parts lie within reach of each other;
-    a group of fewer than `min_lines` expected lines (a few long drops in the outskirts) is not
-    a new area."""
-    pts, lines, label, reports = [], [], [], []
-    out = ~(np.isfinite(near_d) & (near_d <= reach_m))
-    for s in np.flatnonzero(out):
-        pts.append(sgeom[s])
-        lines.append(site_lines[s])
-        reports.append(list(members[s]))
-        label.append(site_keys[s])
-    if S is not None and "connected_since" in S.columns:
-        since = pd.to_datetime(S["connected_since"], errors="coerce")
-        recent = ((since > as_of - pd.DateOffset(months=12)) & (since <= as_of)).to_numpy()
-        g = S.geometry.to_numpy()[recent]
-        if len(g) and len(bxy):
-            d = shapely.distance(g, bxy[tree.query_nearest(g, all_matches=False)[1]])
-            far = d > reach_m
-            ids = S["id"].astype(str).to_numpy()[recent][far] if "id" in S.columns else np.arange(far.sum()).astype(str)
-            for p, i in zip(g[far], ids):
-                pts.append(p)
-                lines.append(1.0)
-                reports.append([])
-                label.append(f"subscriber {i}")
-    if not pts:
-        return []
-    pts = np.array(pts, dtype=object)
-    a, b = shapely.STRtree(pts).query(pts, predicate="dwithin", distance=reach_m)
-    n, comp = connected_components(sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(len(pts),) * 2), directed=False)
-    lines = np.asarray(lines)
-    rows = []
-    for c in range(n):
-        idx = np.flatnonzero(comp == c)
-        if len(idx) < 2 or lines[idx].sum() < min_lines:  # one site alone is its extend-network alert
-            continue
-        area = shapely.union_all(pts[idx])
-        centre = shapely.centroid(area)
-        nb = int(tree.query_nearest(centre, all_matches=False)[0])
-        cable = float(shapely.distance(area, bxy[nb]))
-        reps = sorted({r for i in idx for r in reports[i]})
-        key = min(label[i] for i in idx)
-        subs = sum(1 for i in idx if not reports[i])
-        rows.append(dict(alert_key=f"area {key}", kind="outside_coverage", report_id=reps[0] if reps else None,
-                         report_ids=reps, box_id=box_ids[nb], cable_id=None, distance_m=cable,
-                         expected_lines=float(lines[idx].sum()), spare_ports=np.nan, utilisation=np.nan,
-                         cable_m=cable, cost=econ.extension_fixed + econ.cable_cost_per_m * cable,
-                         reason=(f"{len(reps)} report(s) and {subs} new subscriber(s) more than {reach_m:g} m from "
-                                 f"every box; nearest box {box_ids[nb]} at {cable:,.0f} m"),
-                         geometry=shapely.convex_hull(area) if len(idx) > 2 else area))
-    return rows
 
 
 def _rebuild(cables, hotspots, crs, as_of, rebuild_age, econ, min_faults: float = 12.0):
@@ -407,8 +383,9 @@ def _rebuild(cables, hotspots, crs, as_of, rebuild_age, econ, min_faults: float 
         if yearly < min_faults:
             continue
         rows.append(dict(alert_key=str(C[cid].iat[c]), kind="rebuild", report_id=None, report_ids=[], box_id=None,
-                         cable_id=str(C[cid].iat[c]), distance_m=np.nan, expected_lines=yearly, spare_ports=np.nan,
-                         utilisation=np.nan, cable_m=length, cost=econ.cable_cost_per_m * length,
+                         cable_id=str(C[cid].iat[c]), distance_m=np.nan, expected_lines=np.nan, spare_ports=np.nan,
+                         utilisation=np.nan, cable_m=length, faults_per_year=yearly,
+                         cable_age_years=float(as_of.year - year[c]), cost=econ.cable_cost_per_m * length,
                          reason=(f"cable laid {int(year[c])} ({as_of.year - int(year[c])} years) runs through "
                                  f"{len(spots)} fault hotspot(s); {yearly:.0f} faults a year "
                                  + ("on it" if own is not None else "in them")),

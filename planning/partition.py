@@ -192,6 +192,15 @@ class DistrictPartitioner:
             raise InputError(f"islands must be 'join' or 'refuse', not {self.islands!r}")
         return k
 
+    def check_params(self, total: float, n_units: int) -> int:
+        """The checks `fit` makes of the parameters alone, on a total workload and a number of
+        units: lets a caller refuse a wrong request before it builds the units. Returns k."""
+        if not (isinstance(self.tolerance, (int, float)) and 0 < self.tolerance < 1):
+            raise InputError(f"tolerance must be between 0 and 1 (e.g. 0.02 for 2 %), not {self.tolerance!r}")
+        if self.limits:
+            self._limit_spec()
+        return self._k(total, n_units)
+
     # ---- fit ------------------------------------------------------------------------------
 
     def fit(self, units: gpd.GeoDataFrame, adjacency: sparse.spmatrix | None = None,
@@ -471,12 +480,20 @@ class DistrictPartitioner:
     def _limit_columns(self, units):
         if not self.limits:
             return None, None
+        spec = self._limit_spec()
+        missing = [col for col in self.limits if col not in units.columns]
+        if missing:
+            raise InputError(f"units have no column {missing[0]!r} to hold within limits")
+        cols = list(self.limits)
+        V = np.column_stack([_workload(units, c) for c in cols])
+        return V, list(zip(cols, spec))
+
+    def _limit_spec(self) -> list[tuple]:
+        """Each limit as ("abs", min, max) or ("rel", share, None), or an error naming it."""
         if not isinstance(self.limits, dict):
             raise InputError("limits must be {column: tolerance} or {column: (min, max)}")
-        cols, spec = [], []
+        spec = []
         for col, lim in self.limits.items():
-            if col not in units.columns:
-                raise InputError(f"units have no column {col!r} to hold within limits")
             if isinstance(lim, (tuple, list)):
                 if len(lim) != 2 or not (float(lim[0]) <= float(lim[1])):
                     raise InputError(f"limits for {col!r} must be (min, max) with min <= max, not {lim!r}")
@@ -485,9 +502,7 @@ class DistrictPartitioner:
                 if not (0 < float(lim) < 1):
                     raise InputError(f"the limit for {col!r} must be a share between 0 and 1 (e.g. 0.05), not {lim!r}")
                 spec.append(("rel", float(lim), None))
-            cols.append(col)
-        V = np.column_stack([_workload(units, c) for c in cols])
-        return V, list(zip(cols, spec))
+        return spec
 
     @staticmethod
     def _bounds(V, k, spec):
@@ -687,7 +702,10 @@ class DistrictPartitioner:
         numeric = [c for c in units.columns if c != units.geometry.name and pd.api.types.is_numeric_dtype(units[c])]
         for c in numeric:
             df[c] = units[c].to_numpy()
-        out = df.dissolve("district", aggfunc="sum", method="coverage")
+        # GEOS's coverage union is fast but refuses (or, with overlaps, botches) a layer that is
+        # not an exact coverage; a plain union takes anything.
+        exact = bool(shapely.coverage_is_valid(df.geometry.to_numpy()))
+        out = df.dissolve("district", aggfunc="sum", method="coverage" if exact else "unary")
         out["units"] = np.bincount(self.labels_, minlength=self.n_districts_)
         out["radius_m"] = self.radius_
         out["deviation"] = out["workload"] / self.target_ - 1
@@ -1636,10 +1654,17 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
                     tolerance: float = 0.02, weight=None, barriers: gpd.GeoDataFrame | None = None,
                     parent: str | None = None, previous: str | None = None, locked: str | None = None,
                     seeds: str | None = None, limits: dict | None = None, max_radius: float | None = None,
-                    parent_counts: dict | None = None, random_state: int | None = 0, source: str = "units") -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
+                    parent_counts: dict | None = None, random_state: int | None = 0, source: str = "units",
+                    repair_coverage: bool = False, gap_width_m: float | None = None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
     """The whole job on any polygon layer: returns the units (every row and column kept, in their
     own CRS) with a `district` code, the dissolved districts with totals and metrics, and the
-    report. `barriers` may mix lines and polygons (barriers) with points (crossings)."""
+    report. `barriers` may mix lines and polygons (barriers) with points (crossings).
+
+    The layer must tile its area (gis.coverage): misnoding within a centimetre is snapped away;
+    overlaps, and gaps narrower than `gap_width_m`, raise a CoverageError saying where, unless
+    `repair_coverage`, which gives each overlap to one unit and each gap to a neighbour (the
+    units come back with the repaired outlines)."""
+    from gis import coverage
     from gis.crs import utm_epsg_for
     from gis.units import adjacency
     if units.crs is None:
@@ -1653,6 +1678,13 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
         raise InputError(f"{source} row {i + 1}: geometry {why}")
     crs = units.crs if units.crs.is_projected else utm_epsg_for(units.geometry)
     metric = units.to_crs(crs).reset_index(drop=True)
+    # Before any partitioning: a misnoded layer loses links in the graph and breaks the dissolve.
+    gap = coverage.GAP_WIDTH_M if gap_width_m is None else gap_width_m
+    cov = coverage.check_coverage(metric, None, gap_width_m=gap)
+    if not cov.ok and not repair_coverage:
+        raise coverage.CoverageError(cov.summary(), cov, source)
+    fix = coverage.repair_coverage if repair_coverage else coverage.snap_coverage
+    metric = fix(metric, None, gap_width_m=gap, report=cov, source=source)
     lines = crossings = None
     if barriers is not None and len(barriers):
         b = barriers.to_crs(crs)
@@ -1680,11 +1712,15 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
             if codes[i] in taken:
                 codes[i] = next(fresh)
     out = units.copy()
+    if not cov.ok:  # repaired: the units as partitioned, in their own CRS
+        out[out.geometry.name] = gpd.GeoSeries(metric.geometry.to_crs(units.crs).to_numpy(), index=units.index,
+                                               crs=units.crs)
     out["district"] = codes[part.labels_]
     districts = part.districts_.copy()
     districts["district"] = codes[districts["district"].to_numpy()]
     districts = districts.to_crs(units.crs)
     report = {k: v for k, v in part.report_.items() if k != "per_district"}
+    report["coverage"] = {**cov.as_dict(), "repaired": not cov.ok}
     if part.seeds_:
         report["seeds"] = {name: codes[lab] for name, lab in part.seeds_.items()}
     if part.realignment_ is not None:

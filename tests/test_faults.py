@@ -151,7 +151,7 @@ def test_planted_hotspots_of_the_demo_are_found(small_demo):
     city_rate = cells["faults"].sum() / cells["lines"].sum()
     high = (h["faults"] / h["lines"].clip(lower=1) > 2 * city_rate).to_numpy()
     assert (near | high).mean() >= 0.9
-    e = emerging(t, resolution=9).to_crs(truth["metric_crs"])
+    e = emerging(t, resolution=9, tz="Asia/Shanghai").to_crs(truth["metric_crs"])
 
     def classes(pattern):
         x = [h for h in truth["hotspots"] if h["pattern"] == pattern][0]
@@ -187,3 +187,59 @@ def test_kpi_arithmetic_on_hand_made_tickets():
     assert np.isnan(k.loc["B", "fault_rate_yoy"]) and k.loc["B", "repair_24h"] == 1.0
     with pytest.raises(InputError, match="no tickets in 2027-01"):
         kpis(t, pd.Series({"A": 200, "B": 100}), by="district", month="2027-01")
+
+
+def test_a_months_lines_are_those_connected_by_its_end():
+    at = pd.Timestamp("2026-01-10 09:00", tz="Asia/Shanghai")
+    t = pd.DataFrame({"office_id": ["O1", "O1"], "subscriber_id": ["s1", "s2"],
+                      "reported_at": [at, at + pd.DateOffset(months=2)], "first_contact_at": pd.NaT,
+                      "cleared_at": [at + pd.Timedelta(hours=2), at + pd.DateOffset(months=2) + pd.Timedelta(hours=2)]})
+    lines = pd.DataFrame({"office_id": ["O1"] * 4,
+                          # an old line, one of unknown age (there all along), one on the last day
+                          # of January, one connected in February
+                          "connected_since": pd.to_datetime(["2010-05-01", None, "2026-01-31", "2026-02-15"])})
+    k = kpis(t, lines, by="office_id", tz="Asia/Shanghai", total=False).set_index("month")
+    assert k.loc[pd.Period("2026-01"), "lines"] == 3 and k.loc[pd.Period("2026-03"), "lines"] == 4
+    assert k.loc[pd.Period("2026-01"), "fault_rate"] == pytest.approx(100 / 3)
+
+
+def test_the_city_total_row_counts_every_ticket_over_every_line():
+    at = pd.Timestamp("2026-10-05 09:00", tz="Asia/Shanghai")
+    t = pd.DataFrame({"district": ["A", "A", "A", "B", None], "subscriber_id": ["s1", "s2", "s3", "s4", "s5"],
+                      "reported_at": at, "first_contact_at": at + pd.Timedelta(minutes=5),
+                      "cleared_at": [at + pd.Timedelta(hours=h) for h in (2, 30, 2, 2, 2)]})
+    lines = pd.DataFrame({"district": ["A"] * 100 + ["B"] * 900 + [None] * 1000})
+    k = kpis(t, lines, by="district", month="2026-10", tz="Asia/Shanghai")
+    assert k["district"].iat[-1] == "(city)"            # the table ends with the city
+    city = k.iloc[-1]
+    assert city["tickets"] == 5 and city["lines"] == 2000
+    assert city["fault_rate"] == pytest.approx(100 * 5 / 2000)   # not the mean of 3 and 0.11
+    assert city["repair_24h"] == pytest.approx(4 / 5)
+    rates = kpis(t, pd.Series({"A": 100, "B": 900}), by="district", month="2026-10", tz="Asia/Shanghai")
+    assert rates.iloc[-1]["lines"] == 1000 and rates.iloc[-1]["tickets"] == 5
+
+
+def test_a_month_without_tickets_names_the_months_there_are():
+    at = pd.Timestamp("2026-01-10 09:00", tz="Asia/Shanghai")
+    t = pd.DataFrame({"district": ["A", "A"], "reported_at": [at, at + pd.DateOffset(months=9)],
+                      "first_contact_at": pd.NaT, "cleared_at": pd.NaT})
+    with pytest.raises(InputError, match="no tickets in 2031-01: the data covers 2026-01 to 2026-10"):
+        kpis(t, pd.Series({"A": 10}), by="district", month="2031-01", tz="Asia/Shanghai")
+    with pytest.raises(InputError, match="month '2026-13' is not a month: expected YYYY-MM"):
+        kpis(t, pd.Series({"A": 10}), by="district", month="2026-13")
+
+
+def test_cheap_options_are_refused_before_any_data_is_read():
+    from planning.faults import check_options
+    from planning.hotspots import check_alpha, check_resolution
+    for bad in (0, -5, float("nan")):
+        with pytest.raises(InputError, match="bandwidth must be a positive number of metres"):
+            check_options(bandwidth=bad)
+        with pytest.raises(InputError, match="cell size must be a positive number of metres"):
+            check_options(cell=bad)
+    for bad in (0, 0.7, -0.1):
+        with pytest.raises(InputError, match=r"alpha \(the false discovery rate\) must be in \(0, 0.5\]"):
+            check_alpha(bad)
+    check_alpha(0.5)
+    with pytest.raises(InputError, match="the H3 resolution must be 6 to 11, not 12"):
+        check_resolution(12)

@@ -5,6 +5,8 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import pytest
 import shapely
 
 
@@ -45,6 +47,7 @@ def test_store_hotspots_name_cells_boxes_and_cables_and_find_the_planted_ones(cl
     assert res["hot_cells"] > 0 and res["boxes"] and res["strongest"][0]["gi_z"] > 2
     planted = {h["box_id"] for h in small_demo.truth["hotspots"]}
     assert planted & {b["box_id"] for b in res["boxes"]}
+    assert all({"district", "manager_id"} <= set(x) for x in res["boxes"] + res["cables"])
     cells = gpd.read_file(tmp_path / "hot.gpkg")
     assert {"gi_z", "gi_p", "hot", "pattern"} <= set(cells.columns)
 
@@ -56,10 +59,26 @@ def test_kpi_by_office_for_a_month(cli, loaded_demo):
     assert rows and all(row["month"] == "2026-10" for row in rows)
     assert all(0 <= row["repair_24h"] <= 1 and 0 <= row["contact_20min"] <= 1 for row in rows)
     assert all(row["fault_rate_yoy"] is not None for row in rows)   # 2025-10 is in the data
-    r = cli("kpi", "--city", loaded_demo, "--by", "planet")
-    assert r.returncode == 2 and "--by must be one of" in r.stderr
+    offices = [row for row in rows if row["office_id"] != "(city)"]
+    city = rows[-1]
+    assert city["office_id"] == "(city)" and len(offices) == len(rows) - 1
+    assert city["tickets"] == sum(x["tickets"] for x in offices) and city["lines"] == sum(x["lines"] for x in offices)
+    assert city["fault_rate"] == pytest.approx(100 * city["tickets"] / city["lines"])
     r = cli("kpi", "--city", loaded_demo, "--by", "office", "--month", "2031-01")
-    assert r.returncode == 2
+    assert r.returncode == 2 and "no tickets in 2031-01: the data covers 2024-11 to 2026-10" in r.stderr
+    assert "NaT" not in r.stderr
+    r = cli("kpi", "--city", loaded_demo, "--by", "office", "--month", "2026-10")
+    assert r.returncode == 0 and r.stdout.rstrip().splitlines()[-2].lstrip(" │|").startswith("(city)"), r.stdout
+
+
+def test_kpi_lines_grow_as_subscribers_connect(cli, loaded_demo, small_demo):
+    rows = json.loads(cli("kpi", "--city", loaded_demo, "--by", "office", "--json").stdout)
+    city = {row["month"]: row["lines"] for row in rows if row["office_id"] == "(city)"}
+    since = pd.to_datetime(small_demo.layers["subscribers"]["connected_since"])
+    assert city["2024-11"] == (since < "2024-12-01").sum() < city["2026-10"] == len(since)
+    first = {row["office_id"]: row["lines"] for row in rows if row["month"] == "2024-11"}
+    last = {row["office_id"]: row["lines"] for row in rows if row["month"] == "2026-10"}
+    assert all(first[o] <= last[o] for o in first) and sum(first[o] < last[o] for o in first) >= len(first) - 1
 
 
 def test_hotspots_on_any_point_file_print_the_strongest_centre(cli, tmp_path):
@@ -89,10 +108,10 @@ def test_store_hotspots_on_box_service_areas(cli, loaded_demo, small_demo, tmp_p
     assert len(got) == len(small_demo.layers["boxes"]) and {"box_id", "gi_z", "hot"} <= set(got.columns)
     r = cli("faults", "hotspots", "--city", loaded_demo, "--from", "2024-11-01", "--to", "2026-11-01",
             "--on", "moon", "--out", tmp_path / "x.geojson")
-    assert r.returncode == 2 and "--on must be hexagons or boxes" in r.stderr
+    assert r.returncode == 2 and "hotspots are computed on hexagons or boxes, not 'moon'" in r.stderr
 
 
-def test_kpi_by_district_and_manager_follow_the_active_plan(cli, engine, loaded_demo):
+def test_kpi_by_district_and_manager_follow_the_active_plan(cli, engine, loaded_demo, tmp_path):
     from sqlalchemy import text
     plan = json.loads(cli("plan", "create", "--city", loaded_demo, "--districts", 4).stdout)["plan"]
     assert cli("plan", "activate", plan).returncode == 0
@@ -108,9 +127,60 @@ def test_kpi_by_district_and_manager_follow_the_active_plan(cli, engine, loaded_
     try:
         by_d = json.loads(cli("kpi", "--city", loaded_demo, "--by", "district", "--month", "2026-10", "--json").stdout)
         by_m = json.loads(cli("kpi", "--city", loaded_demo, "--by", "manager", "--month", "2026-10", "--json").stdout)
-        assert len(by_d) == 4 and sum(x["lines"] for x in by_d) == 20_000
-        assert {x["manager_id"] for x in by_m} == set(managers)
+        assert len(by_d) == 5 and sum(x["lines"] for x in by_d[:4]) == by_d[4]["lines"] == 20_000
+        assert {x["manager_id"] for x in by_m} == set(managers) | {"(city)"}
         assert sorted(x["tickets"] for x in by_m) == sorted(x["tickets"] for x in by_d)  # one manager a district
+        with engine.connect() as conn:
+            code = dict(conn.execute(text("SELECT id, code FROM districts WHERE plan_id = :p"), {"p": plan}).all())
+        manager_of = {code[d]: m for d, m in zip(districts, managers)}
+        for on in ("hexagons", "boxes"):
+            r = cli("faults", "hotspots", "--city", loaded_demo, "--from", "2024-11-01", "--to", "2026-11-01",
+                    "--on", on, "--out", tmp_path / f"{on}.geojson")
+            assert r.returncode == 0, r.stderr
+            res = json.loads(r.stdout)
+            named = res["boxes"] + res.get("cables", [])
+            # every box and cable named with its district in the active plan, and that district's manager
+            assert named and all(x["manager_id"] == manager_of[x["district"]] for x in named)
     finally:
         with engine.begin() as conn:
             conn.execute(text("UPDATE district_plans SET status = 'archived' WHERE id = :p"), {"p": plan})
+
+
+def _refused(r, *words):
+    """Exit 2 with one line on stderr that says why, and no traceback."""
+    lines = r.stderr.strip().splitlines()
+    return (r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr
+            and all(w in lines[0] for w in words))
+
+
+def test_bad_dates_and_options_are_refused_before_any_work(cli, loaded_demo, tmp_path):
+    out = tmp_path / "x.geojson"
+    window = ("--from", "2025-01-01", "--to", "2025-07-01")
+    # A city that does not exist: the option is refused first, so no work was begun.
+    for month in ("2026-13", "2026-1x", "26-10"):
+        r = cli("kpi", "--city", "nowhere", "--month", month)
+        assert _refused(r, f"--month '{month}' is not a month", "YYYY-MM"), r.stderr
+    for day in ("2026-02-30", "tomorrow"):
+        r = cli("faults", "heatmap", "--city", "nowhere", "--from", day, "--to", "2026-07-01", "--out", out)
+        assert _refused(r, f"--from '{day}' is not a day", "YYYY-MM-DD"), r.stderr
+        r = cli("faults", "hotspots", "--city", "nowhere", "--from", "2026-01-01", "--to", day, "--out", out)
+        assert _refused(r, f"--to '{day}' is not a day", "YYYY-MM-DD"), r.stderr
+    r = cli("faults", "hotspots", "--city", "nowhere", "--from", "2026-07-01", "--to", "2026-01-01", "--out", out)
+    assert _refused(r, "the window is empty"), r.stderr
+    for args, words in [
+        (("faults", "heatmap", *window, "--bandwidth", 0), ("bandwidth must be a positive number of metres, not 0",)),
+        (("faults", "heatmap", *window, "--cell", -5), ("cell size must be a positive number of metres, not -5",)),
+        (("faults", "heatmap", *window, "--cause", "rats"), ("unknown cause 'rats'", "drop")),
+        (("faults", "hotspots", *window, "--alpha", 0.7), ("alpha (the false discovery rate) must be in (0, 0.5]",)),
+        (("faults", "hotspots", *window, "--alpha", 0), ("must be in (0, 0.5], not 0",)),
+        (("faults", "hotspots", *window, "--resolution", 12), ("the H3 resolution must be 6 to 11, not 12",)),
+        (("faults", "hotspots", *window, "--on", "moon"), ("hotspots are computed on hexagons or boxes",)),
+        (("kpi", "--by", "planet"), ("KPIs cannot be grouped by 'planet'", "office")),
+        (("hotspots", tmp_path / "missing.gpkg", "--alpha", 0.9), ("must be in (0, 0.5], not 0.9",)),
+    ]:
+        extra = (() if args[0] == "hotspots" else ("--city", "nowhere")) + (() if args[0] == "kpi" else ("--out", out))
+        r = cli(*args, *extra)
+        assert _refused(r, *words), (args, r.stderr)
+    r = cli("faults", "heatmap", "--city", "nowhere", *window, "--out", tmp_path / "x.tif")
+    assert _refused(r, "'x.tif'", ".png"), r.stderr
+    assert not out.exists()

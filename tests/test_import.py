@@ -294,3 +294,108 @@ def test_cli_reports_bad_input_on_one_line_and_exits_2(engine, db_url, city, tmp
     ok = subprocess.run([sys.executable, "-m", "api.cli", "import", "boxes", str(path), "--city", city,
                          "--map", "nope=used"], capture_output=True, text=True, env=env)
     assert ok.returncode == 2 and "column mapping names columns the file does not have: nope" in ok.stderr
+
+
+# ---- geometry GEOS refuses, and every problem of a file listed ------------------------------
+
+def _polygon_wkb(ring) -> bytes:
+    """A WKB polygon with the ring exactly as given, closed or not (shapely would close it)."""
+    import struct
+    out = struct.pack("<BII", 1, 3, 1) + struct.pack("<I", len(ring))
+    return out + b"".join(struct.pack("<dd", x, y) for x, y in ring)
+
+
+def _write_areas_with_raw_rings(path, rings) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import pyogrio.raw
+    ids = np.array([f"A{i + 1}" for i in range(len(rings))], dtype=object)
+    wkb = np.array([_polygon_wkb(r) for r in rings], dtype=object)
+    fields = [ids, np.array(["community"] * len(rings), dtype=object), ids]
+    if path.suffix == ".parquet":  # write a good file, then swap in the raw WKB
+        gpd.GeoDataFrame({"id": ids, "level": "community", "name": ids},
+                         geometry=[shapely.box(0, 0, 1, 1)] * len(rings), crs=4326).to_parquet(path)
+        t = pq.read_table(path)
+        t = t.set_column(t.schema.get_field_index("geometry"), "geometry", pa.array(list(wkb), pa.binary()))
+        pq.write_table(t.replace_schema_metadata(pq.read_schema(path).metadata), path)
+    else:
+        pyogrio.raw.write(str(path), wkb, fields, ["id", "level", "name"], geometry_type="Polygon",
+                          crs="EPSG:4326", driver={".geojson": "GeoJSON", ".gpkg": "GPKG",
+                                                   ".shp": "ESRI Shapefile"}[path.suffix])
+
+
+LON, LAT = 112.95, 28.2
+SQUARE = [(LON, LAT), (LON + 0.01, LAT), (LON + 0.01, LAT + 0.01), (LON, LAT + 0.01), (LON, LAT)]
+UNCLOSED = [(LON + 0.02, LAT), (LON + 0.03, LAT), (LON + 0.03, LAT + 0.01), (LON + 0.02, LAT + 0.01)]
+TWO_POINTS = [(LON + 0.04, LAT), (LON + 0.04, LAT)]
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".shp", ".parquet"])
+def test_unclosed_ring_is_named_by_row_like_any_invalid_geometry(engine, city, tmp_path, suffix):
+    path = tmp_path / f"areas{suffix}"
+    _write_areas_with_raw_rings(path, [SQUARE, UNCLOSED, SQUARE, TWO_POINTS])
+    with engine.connect() as conn:
+        before = store.counts(conn, city)["admin_areas"]
+    with pytest.raises(InputError) as ei:
+        import_file(engine, "areas", path, city=city)
+    assert str(ei.value) == (f"areas{suffix} row 2 (id A2): geometry is invalid: ring is not closed "
+                             "(and 1 more problem, listed below)")
+    assert ei.value.problems[1] == f"areas{suffix} row 4 (id A4): geometry is invalid: ring has only 2 points"
+    with engine.connect() as conn:
+        assert store.counts(conn, city)["admin_areas"] == before
+
+
+def test_cli_says_only_the_row_error_for_an_unclosed_ring(engine, db_url, city, tmp_path):
+    path = tmp_path / "areas.geojson"
+    _write_areas_with_raw_rings(path, [SQUARE, UNCLOSED])
+    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "200"}
+    r = subprocess.run([sys.executable, "-m", "api.cli", "import", "areas", str(path), "--city", city],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2
+    # No RuntimeWarning from GDAL, no traceback: the one error line.
+    assert r.stderr.strip() == "error: areas.geojson row 2 (id A2): geometry is invalid: ring is not closed", r.stderr
+
+
+def test_two_problems_say_one_more_problem(engine, city, tmp_path):
+    g = new_boxes(city)
+    g.loc[0, "used"], g.loc[2, "used"] = 9999, -1
+    path = tmp_path / "boxes.gpkg"
+    write_file(g, path)
+    with pytest.raises(InputError) as ei:
+        import_file(engine, "boxes", path, city=city)
+    assert str(ei.value).endswith("(and 1 more problem, listed below)"), str(ei.value)
+    assert len(ei.value.problems) == 2
+
+
+def test_every_bad_row_is_a_problem_line_with_each_kind_of_mistake_first(engine, city, tmp_path):
+    g = new_boxes(city, n=30)
+    g.loc[0:24, "used"] = 9999          # 25 rows: used exceeds capacity
+    g.loc[28, "year_installed"] = 1066  # and one of another kind, last in the file
+    path = tmp_path / "boxes.gpkg"
+    write_file(g, path)
+    with pytest.raises(InputError) as ei:
+        import_file(engine, "boxes", path, city=city)
+    probs = ei.value.problems
+    assert len(probs) == 26 and str(ei.value).endswith("(and 25 more problems, listed below)")
+    assert sum("used exceeds capacity" in p for p in probs) == 25
+    assert "row 29" in probs[3] and "year_installed" in probs[3]  # within the first lines a console shows
+    assert sorted(int(p.split(" row ")[1].split(" ")[0]) for p in probs if "used" in p) == list(range(1, 26))
+
+
+def test_cli_lists_twenty_problems_and_counts_the_rest(engine, db_url, city, tmp_path):
+    g = new_boxes(city, n=25)
+    g["used"] = 9999 + np.arange(25)  # 25 distinct bad rows
+    path = tmp_path / "boxes.geojson"
+    write_file(g, path)
+    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "200"}
+    r = subprocess.run([sys.executable, "-m", "api.cli", "import", "boxes", str(path), "--city", city],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.splitlines()
+    assert lines[0] == (f"error: boxes.geojson row 1 (id {city}-NB0): used exceeds capacity "
+                        "(and 24 more problems, listed below)"), lines[0]
+    assert len(lines) == 21
+    assert all(ln.startswith(f"  boxes.geojson row {i + 2} (id {city}-NB{i + 1}): used exceeds capacity")
+               for i, ln in enumerate(lines[1:20]))
+    assert lines[20] == "  ... and 5 more problems"
+    assert box_count(engine, city) == 2

@@ -196,3 +196,53 @@ def test_a_rebuild_needs_the_cables_own_faults_when_they_are_attributed():
     scan = evaluate(b, reports(("r", 10, 0, 1)), cables=cables, hotspots=hot, as_of="2026-11-01")
     assert kinds(scan, "rebuild", "cable_id") == ["busy"]  # not the quiet one, never a drop
     assert "20 faults a year on it" in scan.alerts.set_index("cable_id").loc["busy", "reason"]
+
+
+def test_a_rebuild_is_valued_on_the_same_scale_and_a_bad_old_cable_ranks_first():
+    # Three modest extensions (60 lines each, 500-700 m) and two old trunk cables in a hotspot:
+    # one with a fault a day, one with the minimum 12 a year.
+    b = boxes(("B1", 0, 0, 10, 10))
+    r = reports(("e1", 500, 0, 100), ("e2", 0, 600, 100), ("e3", -700, 0, 100))
+    line = lambda dy, n: shapely.LineString([(X0, Y0 + dy), (X0 + n, Y0 + dy)])  # noqa: E731
+    cables = gpd.GeoDataFrame({"id": ["bad", "meh"], "kind": ["trunk", "trunk"], "year_laid": [1995, 2000],
+                               "hot_faults": [365, 12]}, geometry=[line(-2_000, 500), line(-2_020, 1_000)], crs=CRS)
+    hot = gpd.GeoDataFrame({"faults": [400]}, geometry=[shapely.Point(X0 + 250, Y0 - 2_000).buffer(100)], crs=CRS)
+    scan = evaluate(b, r, cables=cables, hotspots=hot, as_of="2026-11-01")
+    a = scan.alerts
+    e = Economics()
+    bad = a.set_index("alert_key").loc["bad"]
+    assert bad["kind"] == "rebuild" and a["alert_key"].iat[0] == "bad"  # the fault-a-day cable leads the list
+    # Its own fields: faults a year, age, length; no "lines" and no new revenue.
+    assert bad["faults_per_year"] == 365 and bad["cable_age_years"] == 31 and bad["cable_m"] == pytest.approx(500)
+    assert np.isnan(bad["expected_lines"]) and np.isnan(bad["monthly_revenue"])
+    value = 365 * (e.fault_cost + e.outage_cost) * e.horizon_months / 12
+    assert bad["value"] == pytest.approx(value)
+    assert bad["score"] == pytest.approx(value - e.cable_cost_per_m * 500)
+    assert bad["payback_months"] == pytest.approx(e.cable_cost_per_m * 500 / (value / e.horizon_months))
+    # Every kind: score = value - cost; the rest carry no rebuild fields.
+    np.testing.assert_allclose(a["score"], a["value"] - a["cost"])
+    other = a[a["kind"] != "rebuild"]
+    assert other["faults_per_year"].isna().all() and other["cable_age_years"].isna().all()
+    ext = other[other["kind"] == "extend_network"]
+    np.testing.assert_allclose(ext["value"], ext["expected_lines"] * e.revenue_per_line * e.horizon_months)
+    # The quiet cable is worth less than it costs, and ranks last.
+    assert a["alert_key"].iat[-1] == "meh" and a["score"].iat[-1] < 0
+    assert a["score"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"reach_m": 0}, "--reach must be more than 0 and at most 20,000 m, not 0"),
+    ({"reach_m": float("nan")}, "--reach must be more than 0"),
+    ({"take_up": 0}, "--take-up must be a share in (0, 1], not 0"),
+    ({"threshold": 1.01}, "--threshold must be a utilisation in (0, 1], not 1.01"),
+    ({"horizon_months": 121}, "--horizon must be 0 to 120 months"),
+    ({"horizon_months": 2.5}, "--horizon must be 0 to 120 months"),
+])
+def test_parameters_are_refused_in_the_callers_words(kw, message):
+    from planning.opportunities import check_parameters
+    names = {"reach_m": "--reach", "take_up": "--take-up", "threshold": "--threshold", "horizon_months": "--horizon"}
+    with pytest.raises(InputError) as e:
+        check_parameters(**kw, names=names)
+    assert message in str(e.value)
+    with pytest.raises(InputError, match="^reach must" if "reach_m" in kw else "."):
+        check_parameters(**kw)  # without names: the parameter's own word

@@ -29,3 +29,23 @@ def test_an_empty_window_is_refused(engine, loaded_demo):
     with engine.connect() as conn:
         with pytest.raises(InputError, match="the window is empty"):
             tickets.tickets(conn, loaded_demo, "2025-04-01", "2025-01-01")
+
+
+def test_the_ticket_range_and_lines_are_the_citys_local_days(engine, loaded_demo, small_demo):
+    import datetime as dt
+    with engine.connect() as conn:
+        assert tickets.city_timezone(conn, loaded_demo) == "Asia/Shanghai"
+        assert tickets.ticket_range(conn, loaded_demo) == (dt.date(2024, 11, 1), dt.date(2026, 10, 31))
+        subs = tickets.lines(conn, loaded_demo)
+    want = pd.to_datetime(small_demo.layers["subscribers"].set_index("id")["connected_since"])
+    assert (subs.set_index("id")["connected_since"] == want.reindex(subs["id"])).all()
+
+
+def test_a_line_of_a_split_box_takes_its_dps_district():
+    ctx = pd.DataFrame({"box_id": ["B1", "B2", "B2"], "dp_id": [None, "D1", "D2"], "office_id": "O1",
+                        "community_id": "C1", "district": ["A", "A", "B"], "manager_id": ["m1", "m1", "m2"],
+                        "lines": [1, 2, 2]})
+    rows = pd.DataFrame({"box_id": ["B1", "B2", "B2"], "dp_id": ["D9", "D1", "D2"]})
+    got = tickets.with_context(rows, ctx)
+    assert list(got["district"]) == ["A", "A", "B"] and list(got["manager_id"]) == ["m1", "m1", "m2"]
+    assert (got["office_id"] == "O1").all()

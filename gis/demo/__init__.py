@@ -22,7 +22,7 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 
 from . import faults, geography, names, people as ppl, plant as plt, reports as rep
-from .spec import CENTRE_LONLAT, METRIC_CRS, WINDOW, Size, size_of
+from .spec import CENTRE_LONLAT, METRIC_CRS, TIMEZONE, WINDOW, Size, size_of
 
 GENERATOR_VERSION = 1
 LAYER_ORDER = ["cities", "offices", "streets", "barriers", "crossings", "admin_areas", "cables", "boxes",
@@ -53,6 +53,8 @@ class DemoCity:
         d = Path(out_dir)
         manifest = json.loads((d / "manifest.json").read_text())
         layers = {name: gpd.read_parquet(d / f"{name}.parquet") for name in LAYER_ORDER}
+        if "timezone" not in layers["cities"].columns:  # files written before cities had one
+            layers["cities"]["timezone"] = TIMEZONE
         return cls(layers, json.loads((d / "ground_truth.json").read_text()), manifest["metric_crs"], manifest)
 
 
@@ -113,7 +115,8 @@ def generate(size: str = "small", seed: int = 7) -> DemoCity:
     n_sub, n_box, n_dp = len(pp.sub_xy), len(pp.box_xy), len(pp.dp_xy)
 
     L: dict[str, gpd.GeoDataFrame] = {}
-    L["cities"] = f.frame({"id": [spec.city_id], "name": [spec.city_name], "metric_crs": [METRIC_CRS]},
+    L["cities"] = f.frame({"id": [spec.city_id], "name": [spec.city_name], "metric_crs": [METRIC_CRS],
+                           "timezone": [TIMEZONE]},
                           [shapely.MultiPolygon([geo.outline])], city=False)
     office_ids = f.ids("OF", len(pl.office_xy), 2)
     L["offices"] = f.frame({"id": office_ids, "name": [f"{n}局" for n in names.community_names(r_misc, len(office_ids))]},

@@ -1,0 +1,106 @@
+"""`pianqu faults heatmap|hotspots`, `pianqu hotspots FILE` and `pianqu kpi`.
+
+Dates and months are parsed here (api.cli.common) and every other option is checked by the
+service before any work, so a bad value ends the command with one line and exit 2."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from gis.errors import InputError
+
+from .common import CityOpt, engine, out, parse_month, parse_window, print_json
+
+app = typer.Typer(help="Fault heatmaps and hotspots from the stored tickets.", no_args_is_help=True)
+From = Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, the city's local time).")]
+To = Annotated[str, typer.Option("--to", help="Day after the last (YYYY-MM-DD, the city's local time).")]
+Alpha = Annotated[float, typer.Option(help="False discovery rate of the hotspot test, in (0, 0.5].")]
+
+
+@app.command("heatmap")
+def faults_heatmap(start: From, end: To,
+                   out_file: Annotated[Path, typer.Option("--out", help=".png overlay (+ .json bounds) or .geojson contour bands.")],
+                   rate: Annotated[bool, typer.Option(help="Faults per 100 lines per month instead of raw density.")] = False,
+                   bandwidth: Annotated[Optional[float], typer.Option(help="Kernel bandwidth in metres (default: Scott's rule).")] = None,
+                   cell: Annotated[Optional[float], typer.Option(help="Grid cell in metres.")] = None,
+                   weight: Annotated[Optional[str], typer.Option(help="Weight column, e.g. severity.")] = None,
+                   cause: Annotated[Optional[list[str]], typer.Option(help="Only these causes; repeatable.")] = None,
+                   cable_kind: Annotated[Optional[list[str]], typer.Option(help="Only faults on these cable kinds.")] = None,
+                   district: Annotated[Optional[list[str]], typer.Option(help="Only these districts (active plan).")] = None,
+                   city: CityOpt = None) -> None:
+    """Kernel density of fault tickets in a window, as a PNG overlay or GeoJSON contours."""
+    from api.services.faults import heatmap
+    a, b = parse_window(start, end)
+    print_json(heatmap(engine(), city, a, b, out_file, rate=rate, bandwidth=bandwidth, cell=cell, weight=weight,
+                       cause=cause, cable_kind=cable_kind, district=district))
+
+
+@app.command("hotspots")
+def faults_hotspots(start: From, end: To,
+                    out_file: Annotated[Path, typer.Option("--out", help="Cells with Gi* (.gpkg or .geojson).")],
+                    resolution: Annotated[int, typer.Option(help="H3 resolution, 6 to 11 (9: cells ~400 m across).")] = 9,
+                    raw: Annotated[bool, typer.Option("--raw", help="Gi* on fault counts instead of faults per line.")] = False,
+                    trend: Annotated[bool, typer.Option(help="Add emerging-hotspot classes over the months.")] = False,
+                    on: Annotated[str, typer.Option(help="hexagons (H3) or boxes (their service areas).")] = "hexagons",
+                    alpha: Alpha = 0.05,
+                    cause: Annotated[Optional[list[str]], typer.Option()] = None,
+                    cable_kind: Annotated[Optional[list[str]], typer.Option()] = None,
+                    district: Annotated[Optional[list[str]], typer.Option()] = None,
+                    city: CityOpt = None) -> None:
+    """Getis-Ord Gi* hotspots (FDR-corrected) on H3 cells; names the boxes and cables in them,
+    with their district and manager where a plan is active."""
+    from api.services.faults import hotspot_cells
+    a, b = parse_window(start, end)
+    print_json(hotspot_cells(engine(), city, a, b, out_file, resolution=resolution, rate=not raw, alpha=alpha,
+                             trend=trend, on=on, cause=cause, cable_kind=cable_kind, district=district))
+
+
+def hotspots(events_file: Annotated[Path, typer.Argument(help="Any point layer, any CRS.")],
+             out_file: Annotated[Path, typer.Option("--out", help="Cells with Gi* z and p (.gpkg or .geojson).")],
+             weight: Annotated[Optional[str], typer.Option(help="Weight column (default: count events).")] = None,
+             cell_size: Annotated[Optional[float], typer.Option(help="Hexagon size in metres (default ~400).")] = None,
+             alpha: Alpha = 0.05) -> None:
+    """Gi* hotspots of any point file on a hexagonal grid; prints the strongest hotspot's centre."""
+    from api.services.faults import check_file_hotspots, file_hotspots
+    from gis.io import read_file
+    check_file_hotspots(cell_size=cell_size, alpha=alpha, out=out_file)   # before reading the file
+    ev = read_file(events_file)
+    if ev.crs is None:
+        raise InputError(f"{events_file.name}: the layer has no coordinate reference system")
+    if weight and weight not in ev.columns:
+        raise InputError(f"{events_file.name}: no weight column {weight!r}")
+    print_json(file_hotspots(ev, out_file, weight=weight, cell_size=cell_size, alpha=alpha))
+
+
+def _pct(v) -> str:
+    return "" if v != v else f"{v:.0%}"
+
+
+def _num(v, fmt: str) -> str:
+    return "" if v != v else format(v, fmt)
+
+
+def kpi(by: Annotated[str, typer.Option(help="box, district, manager, community or office.")] = "district",
+        month: Annotated[Optional[str], typer.Option(help="YYYY-MM, the city's local month (default: every month).")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False, city: CityOpt = None) -> None:
+    """Service KPIs: fault rate, repair within 24 h, contact within 20 min, time to clear, repeats;
+    the last rows, "(city)", are the whole city's."""
+    from api.services.faults import scorecard
+    from planning.kpi import TOTAL
+    m = parse_month(month, "--month")
+    df = scorecard(engine(), city, by, m)
+    if as_json:
+        print(df.assign(month=df["month"].astype(str)).to_json(orient="records"))
+        return
+    group = df.columns[0]
+    t = Table(by, "month", "lines", "faults", "per 100 lines", "24 h", "20 min", "mean h", "p90 h", "repeat", "yoy")
+    for r in df.itertuples(index=False):
+        g = getattr(r, group)
+        t.add_row(str(g) if g == g else "(none)", str(r.month), _num(r.lines, ",.0f"), f"{r.tickets:,}",
+                  _num(r.fault_rate, ".2f"), _pct(r.repair_24h), _pct(r.contact_20min), _num(r.clear_mean_h, ".1f"),
+                  _num(r.clear_p90_h, ".1f"), _pct(r.repeat_share), _num(r.fault_rate_yoy, "+.0%"),
+                  style="bold" if g == TOTAL else None)
+    out.print(t)

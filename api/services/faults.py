@@ -1,0 +1,251 @@
+"""The store's door onto planning.faults, planning.hotspots and planning.kpi.
+
+Every function checks its plain arguments first (values, vocabularies, output kinds), before it
+reads anything, so a bad request costs nothing and says why. Days and months are the city's
+local ones (`cities.timezone`)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from gis import store
+from gis import tickets as store_tickets
+from gis.errors import InputError
+from gis.models import CABLE_KINDS, FAULT_CAUSES
+from planning import faults, hotspots, kpi
+
+BY = {"box": "box_id", "district": "district", "manager": "manager_id", "community": "community_id",
+      "office": "office_id"}
+HEATMAP_OUT = (".png", ".geojson", ".json", ".gpkg")
+CELLS_OUT = (".gpkg", ".geojson", ".json")
+ON = ("hexagons", "boxes")
+
+
+def _check_filters(cause, cable_kind) -> None:
+    for what, want, allowed in (("cause", cause, FAULT_CAUSES), ("cable kind", cable_kind, CABLE_KINDS)):
+        for v in [want] if isinstance(want, str) else (want or []):
+            if v not in allowed:
+                raise InputError(f"unknown {what} {v!r}: expected one of {', '.join(allowed)}")
+
+
+def _check_out(out: Path, allowed: tuple[str, ...], what: str) -> None:
+    if Path(out).suffix.lower() not in allowed:
+        raise InputError(f"output {Path(out).name!r}: {what} are written as {' or '.join(allowed)}")
+
+
+def _json_value(v):
+    """A value for the JSON answer: None for a missing one (NaN is not JSON)."""
+    return None if v is None or (isinstance(v, float) and v != v) or v is pd.NA else v
+
+
+def load(engine: Engine, city: str | None, start, end, *, cause=None, cable_kind=None, district=None,
+         with_lines: bool = False):
+    """(city, metric CRS, time zone, tickets in [start, end) filtered, lines, box context)."""
+    with engine.connect() as conn:
+        city_id = store.resolve_city(conn, city)
+        crs = store.metric_crs(conn, city_id)
+        tz = store_tickets.city_timezone(conn, city_id)
+        t = store_tickets.tickets(conn, city_id, start, end, tz=tz)
+        lines = store_tickets.lines(conn, city_id) if with_lines else None
+        ctx = store_tickets.box_context(conn, city_id) if with_lines else None
+    if len(t) == 0:
+        raise InputError(f"no fault tickets between {start} and {end} in city {city_id}")
+    t = faults.filter_tickets(t, cause=cause, cable_kind=cable_kind, district=district, tz=tz)
+    return city_id, crs, tz, t, lines, ctx
+
+
+def months_between(start, end) -> float:
+    return max((pd.Timestamp(end) - pd.Timestamp(start)).days / 30.44, 1e-9)
+
+
+def heatmap(engine: Engine, city, start: dt.date, end: dt.date, out: Path, *, rate=False, bandwidth=None, cell=None,
+            weight=None, cause=None, cable_kind=None, district=None, levels: int = 6) -> dict:
+    faults.check_options(bandwidth=bandwidth, cell=cell)
+    _check_filters(cause, cable_kind)
+    _check_out(out, HEATMAP_OUT, "heatmaps (an overlay, or contour bands)")
+    city_id, crs, _, t, lines, _ = load(engine, city, start, end, cause=cause, cable_kind=cable_kind,
+                                        district=district, with_lines=rate)
+    pts = t.to_crs(crs)
+    if rate:
+        grid = faults.rate_surface(pts, lines.to_crs(crs), bandwidth=bandwidth, cell=cell, weight=weight,
+                                   months=months_between(start, end))
+    else:
+        grid = faults.density(pts, bandwidth=bandwidth, cell=cell, weight=weight)
+    res = {"city": city_id, "faults": int(len(t)), "surface": grid.unit, "bandwidth_m": round(grid.bandwidth, 1),
+           "cell_m": round(grid.cell, 1), "grid": list(grid.values.shape),
+           "max": float(np.nanmax(grid.values)) if np.isfinite(grid.values).any() else 0.0}
+    suffix = out.suffix.lower()
+    if suffix == ".png":
+        res["bounds_latlon"] = grid.to_png(out)
+        out.with_suffix(".json").write_text(json.dumps({"bounds": res["bounds_latlon"], "unit": grid.unit}))
+    else:
+        bands = grid.contours(levels).to_crs(4326)
+        if out.exists():
+            out.unlink()
+        bands.to_file(out, driver="GeoJSON" if suffix != ".gpkg" else "GPKG")
+        res["bands"] = int(len(bands))
+    res["output"] = str(out)
+    return res
+
+
+def _owners(rows: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Per `key` (a box or a cable), the active plan's district most of its rows (lines or
+    faults) are in, and that district's manager; null where there is no active plan."""
+    r = rows[[key, "district", "manager_id"]].dropna(subset=[key, "district"])
+    n = r.groupby([key, "district"], dropna=False).size().rename("n").reset_index()
+    top = n.sort_values(["n", "district"], ascending=[False, True]).drop_duplicates(key)
+    managers = r.drop_duplicates("district").set_index("district")["manager_id"]
+    return top.assign(manager_id=top["district"].map(managers)).set_index(key)[["district", "manager_id"]]
+
+
+def _with_owner(item: dict, owners: pd.DataFrame, key) -> dict:
+    row = owners.loc[key] if key in owners.index else None
+    item["district"] = None if row is None else _json_value(row["district"])
+    item["manager_id"] = None if row is None else _json_value(row["manager_id"])
+    return item
+
+
+def box_hotspots(engine: Engine, city_id, crs, t, lines, ctx, out: Path, *, rate=True, alpha=0.05) -> dict:
+    """Gi* on the boxes' service areas (Queen neighbours) instead of hexagons."""
+    from gis.units import service_areas
+    with engine.connect() as conn:
+        outline = store.read_layer(conn, "cities", city_id, ["id"])
+        barriers = store.read_layer(conn, "barriers", city_id, ["id", "kind"])
+    outline = outline[outline.geometry.notna()]
+    areas = service_areas(lines, unit="box_id", outline=outline.geometry if len(outline) else None,
+                          barriers=barriers, crs=crs, simplify=60.0).rename(columns={"subscribers": "lines"})
+    areas["faults"] = t.groupby("box_id").size().reindex(areas["box_id"]).fillna(0).to_numpy()
+    hot = hotspots.gi_star(areas, "faults", rate_of="lines" if rate else None, alpha=alpha).to_crs(4326)
+    if out.exists():
+        out.unlink()
+    hot.to_file(out, driver="GPKG" if out.suffix.lower() == ".gpkg" else "GeoJSON")
+    top = hot[hot["hot"]].sort_values("gi_z", ascending=False).head(10)
+    # A box belongs to the district that holds most of its lines (a split box, to several).
+    owners = _owners(store_tickets.with_context(pd.DataFrame(lines[["box_id", "dp_id"]]), ctx), "box_id")
+    return {"city": city_id, "faults": int(len(t)), "on": "box service areas, " + ("faults per line" if rate else
+            "fault counts"), "areas": int(len(hot)), "hot_boxes": int(hot["hot"].sum()),
+            "cold_boxes": int(hot["cold"].sum()), "fdr_p": hot.attrs.get("fdr_p"),
+            "boxes": [_with_owner({"box_id": b, "faults": int(f), "lines": int(n), "gi_z": round(float(z), 2)},
+                                  owners, b)
+                      for b, f, n, z in zip(top["box_id"], top["faults"], top["lines"], top["gi_z"])],
+            "output": str(out)}
+
+
+def check_hotspots(*, resolution=9, alpha=0.05, on="hexagons", out: Path | None = None) -> None:
+    if on not in ON:
+        raise InputError(f"hotspots are computed on hexagons or boxes, not {on!r}")
+    hotspots.check_resolution(resolution)
+    hotspots.check_alpha(alpha)
+    if out is not None:
+        _check_out(out, CELLS_OUT, "hotspot cells")
+
+
+def hotspot_cells(engine: Engine, city, start: dt.date, end: dt.date, out: Path, *, resolution=9, rate=True,
+                  alpha=0.05, trend=False, on: str = "hexagons", cause=None, cable_kind=None, district=None) -> dict:
+    check_hotspots(resolution=resolution, alpha=alpha, on=on, out=out)
+    _check_filters(cause, cable_kind)
+    city_id, crs, tz, t, lines, ctx = load(engine, city, start, end, cause=cause, cable_kind=cable_kind,
+                                           district=district, with_lines=True)
+    if on == "boxes":
+        return box_hotspots(engine, city_id, crs, t, lines, ctx, out, rate=rate, alpha=alpha)
+    cid = hotspots.cell_ids(t, resolution)
+    cells = hotspots.hex_counts(t, resolution=resolution, lines=lines, cells=cid)
+    hot = hotspots.gi_star(cells, "faults", rate_of="lines" if rate else None, alpha=alpha)
+    fdr_p = hot.attrs.get("fdr_p")
+    if trend:
+        em = hotspots.emerging(t, resolution=resolution, lines=lines, alpha=alpha, tz=tz)
+        hot = hot.merge(pd.DataFrame(em.drop(columns="geometry"))[["cell", "n_hot", "trend_z", "trend_p", "pattern"]],
+                        on="cell", how="left")
+    if out.exists():
+        out.unlink()
+    hot.to_file(out, driver="GPKG" if out.suffix.lower() == ".gpkg" else "GeoJSON")
+    # Which boxes and cables the hot cells' faults are on, and whose districts they are.
+    in_hot = np.isin(cid, hot.loc[hot["hot"], "cell"].to_numpy())
+    z = dict(zip(hot["cell"], hot["gi_z"]))
+    th = t[in_hot].assign(gi_z=[z[c] for c in cid[in_hot]])
+    boxes = th.groupby("box_id").agg(faults=("id", "size"), gi_z=("gi_z", "max")).sort_values("faults", ascending=False)
+    cables = th.dropna(subset=["cable_id"]).groupby(["cable_id", "cable_kind"]).agg(
+        faults=("id", "size"), gi_z=("gi_z", "max")).sort_values("faults", ascending=False)
+    box_owners = _owners(store_tickets.with_context(pd.DataFrame(lines[["box_id", "dp_id"]]), ctx), "box_id")
+    cable_owners = _owners(th, "cable_id")   # a cable's district: the one most of its hot faults are in
+    top = hot[hot["hot"]].sort_values("gi_z", ascending=False)
+    return {"city": city_id, "faults": int(len(t)), "cells": int(len(hot)), "hot_cells": int(hot["hot"].sum()),
+            "cold_cells": int(hot["cold"].sum()), "on": "faults per line" if rate else "fault counts",
+            "fdr_p": fdr_p,
+            "strongest": [{"cell": c, "gi_z": round(float(zz), 2), "faults": int(f)}
+                          for c, zz, f in zip(top["cell"][:10], top["gi_z"][:10], top["faults"][:10])],
+            "boxes": [_with_owner({"box_id": b, "faults": int(r.faults), "gi_z": round(float(r.gi_z), 2)},
+                                  box_owners, b) for b, r in boxes.head(10).iterrows()],
+            "cables": [_with_owner({"cable_id": c, "kind": k, "faults": int(r.faults), "gi_z": round(float(r.gi_z), 2)},
+                                   cable_owners, c)
+                       for (c, k), r in cables.head(10).iterrows()],
+            **({"patterns": hot["pattern"].value_counts().to_dict()} if trend else {}),
+            "output": str(out)}
+
+
+def kpi_column(by: str) -> str:
+    """The tickets' column a KPI grouping names (box, district, manager, community, office)."""
+    col = BY.get(by, by if by in kpi.GROUPS else None)
+    if col is None:
+        raise InputError(f"KPIs cannot be grouped by {by!r}: group by one of {', '.join(BY)}")
+    return col
+
+
+def scorecard(engine: Engine, city, by: str, month: str | None) -> pd.DataFrame:
+    """KPIs per group and local month, ending with the city's own rows (group value kpi.TOTAL)."""
+    col = kpi_column(by)
+    m = kpi.month_of(month) if month is not None else None
+    with engine.connect() as conn:
+        city_id = store.resolve_city(conn, city)
+        tz = store_tickets.city_timezone(conn, city_id)
+        covers = store_tickets.ticket_range(conn, city_id, tz)
+        if covers is None:
+            raise InputError(f"city {city_id} has no fault tickets: no KPIs to compute")
+        first, last = (pd.Period(d, "M") for d in covers)
+        if m is not None and not first <= m <= last:
+            raise InputError(f"no tickets in {m}: the data covers {first} to {last}")
+        start = end = None
+        if m is not None:   # the month and the one a year before
+            start, end = (m - 12).start_time.date(), (m + 1).start_time.date()
+        t = store_tickets.tickets(conn, city_id, start, end, tz=tz)
+        ctx = store_tickets.box_context(conn, city_id)
+        lines = store_tickets.lines(conn, city_id)
+    if col in ("district", "manager_id") and ctx["district"].isna().all():
+        raise InputError(f"KPIs by {by} need an active district plan (pianqu plan activate)")
+    if col == "manager_id" and ctx[col].isna().all():
+        raise InputError("no manager is assigned to a district of the active plan yet: KPIs by manager need "
+                         "district assignments")
+    # One row per line with its group and connection day: a month's lines are those connected by its end.
+    per_line = store_tickets.with_context(pd.DataFrame(lines[["id", "box_id", "dp_id", "connected_since"]]), ctx)
+    return kpi.kpis(t, per_line[[col, "connected_since"]], by=col, month=m, tz=tz)
+
+
+def check_file_hotspots(*, cell_size=None, alpha=0.05, out: Path | None = None) -> None:
+    if cell_size is not None:
+        hotspots.resolution_for(cell_size)
+    hotspots.check_alpha(alpha)
+    if out is not None:
+        _check_out(out, CELLS_OUT, "hotspot cells")
+
+
+def file_hotspots(events: gpd.GeoDataFrame, out: Path, *, weight=None, cell_size=None, alpha=0.05) -> dict:
+    check_file_hotspots(cell_size=cell_size, alpha=alpha, out=out)
+    res = hotspots.resolution_for(cell_size) if cell_size else 9
+    cells = hotspots.hex_counts(events, resolution=res, weight=weight)
+    hot = hotspots.gi_star(cells, "weight" if weight else "faults", alpha=alpha)
+    if out.exists():
+        out.unlink()
+    hot.rename(columns={"faults": "events"}).to_file(out, driver="GPKG" if out.suffix.lower() == ".gpkg" else "GeoJSON")
+    best = hot.sort_values("gi_z", ascending=False).iloc[0]
+    c = best.geometry.centroid
+    return {"events": int(len(events)), "cells": int(len(hot)), "h3_resolution": res,
+            "hot_cells": int(hot["hot"].sum()),
+            "strongest": {"lon": round(c.x, 6), "lat": round(c.y, 6), "gi_z": round(float(best["gi_z"]), 2),
+                          "p": float(best["gi_p"]), "significant": bool(best["hot"])},
+            "output": str(out)}

@@ -1,0 +1,124 @@
+"""Who owns which district, when, in the store: the active plan's districts with their current
+manager, an assignment (closing the one it replaces), and the pairs a matching looks at.
+
+`district_assignments` keeps the history: an assignment is never overwritten, only ended
+(`valid_to`), and the exclusion constraint guarantees one manager per district at a time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
+
+from .errors import Conflict, InputError, NotFound
+
+
+def active_plan(conn: Connection, city: str) -> str:
+    plan = conn.execute(text("SELECT id FROM district_plans WHERE city_id = :c AND status = 'active'"),
+                        {"c": city}).scalar()
+    if plan is None:
+        raise NotFound(f"city {city!r} has no active district plan yet")
+    return plan
+
+
+def plan_of_city(conn: Connection, city: str, plan: str | None) -> str:
+    """The plan named (it must be the city's), or the city's active plan."""
+    if plan is None:
+        return active_plan(conn, city)
+    owner = conn.execute(text("SELECT city_id FROM district_plans WHERE id = :p"), {"p": plan}).scalar()
+    if owner != city:
+        raise NotFound(f"plan {plan!r} is not a plan of city {city!r}")
+    return plan
+
+
+def districts(conn: Connection, plan: str, at: dt.datetime | None = None) -> pd.DataFrame:
+    """Every district of a plan with its figures and the manager who owns it at `at` (now)."""
+    res = conn.execute(text("""
+        SELECT d.code, d.id AS district_id, d.subscribers, d.workload,
+               (d.totals->>'deviation')::float AS deviation, a.manager_id, m.name AS manager_name,
+               a.valid_from, a.valid_to
+        FROM districts d
+        LEFT JOIN district_assignments a ON a.district_id = d.id AND a.valid_from <= :at
+             AND (a.valid_to IS NULL OR a.valid_to > :at)
+        LEFT JOIN managers m ON m.id = a.manager_id
+        WHERE d.plan_id = :p ORDER BY d.code"""), {"p": plan, "at": at or dt.datetime.now(dt.timezone.utc)})
+    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+
+def district_id(conn: Connection, plan: str, code: str) -> str:
+    did = conn.execute(text("SELECT id FROM districts WHERE plan_id = :p AND code = :c"),
+                       {"p": plan, "c": code}).scalar()
+    if did is None:
+        raise NotFound(f"district {code!r} is not in plan {plan!r}")
+    return did
+
+
+def manager(conn: Connection, city: str, manager_id: str):
+    row = conn.execute(text("SELECT id, name, active, city_id FROM managers WHERE id = :m"),
+                       {"m": manager_id}).first()
+    if row is None or row.city_id != city:
+        raise NotFound(f"manager {manager_id!r} is not a manager of city {city!r}")
+    if not row.active:
+        raise Conflict(f"manager {manager_id!r} ({row.name}) is not active")
+    return row
+
+
+def assign(conn: Connection, district: str, manager_id: str, start: dt.datetime, until: dt.datetime | None,
+           by: str | None, note: str | None) -> dict:
+    """Give a district its manager from `start`: the owner at that moment (if any, open-ended
+    or ending later) is ended at `start`; an owner already set for a later period is a conflict."""
+    ended = conn.execute(text(
+        "UPDATE district_assignments SET valid_to = :s WHERE district_id = :d AND valid_from < :s "
+        "AND (valid_to IS NULL OR valid_to > :s) RETURNING id, manager_id"), {"d": district, "s": start}).all()
+    aid = f"AS-{secrets.token_hex(6)}"
+    try:
+        with conn.begin_nested():
+            conn.execute(text(
+                "INSERT INTO district_assignments (id, district_id, manager_id, valid_from, valid_to, assigned_by, "
+                "note) VALUES (:id, :d, :m, :s, :u, :by, :note)"),
+                {"id": aid, "d": district, "m": manager_id, "s": start, "u": until, "by": by, "note": note})
+    except IntegrityError:
+        later = conn.execute(text(
+            "SELECT manager_id, valid_from FROM district_assignments WHERE district_id = :d AND valid_from >= :s "
+            "ORDER BY valid_from LIMIT 1"), {"d": district, "s": start}).first()
+        when = f" from {later.valid_from:%Y-%m-%d %H:%M %Z}" if later else ""
+        raise Conflict(f"district {district!r} already has manager {later.manager_id if later else '?'!r}{when}; "
+                       "end or change that assignment first") from None
+    return {"assignment": aid, "district": district, "manager": manager_id, "valid_from": start,
+            "valid_to": until, "ended": [{"assignment": e.id, "manager": e.manager_id} for e in ended]}
+
+
+def matching_pairs(conn: Connection, plan: str, city: str) -> pd.DataFrame:
+    """Every (district, active manager) pair with the distance from the manager's base to the
+    district and whether the manager's community overlaps it: what an automatic matching weighs."""
+    res = conn.execute(text("""
+        SELECT d.id AS district_id, d.code, m.id AS manager_id,
+               ST_Distance(ST_PointOnSurface(d.geometry)::geography, m.geometry::geography) AS distance_m,
+               coalesce(ST_Intersects(c.geometry, d.geometry), false) AS same_community
+        FROM districts d CROSS JOIN managers m
+        LEFT JOIN admin_areas c ON c.id = m.community_id
+        WHERE d.plan_id = :p AND m.city_id = :c AND m.active AND m.geometry IS NOT NULL
+        ORDER BY d.code, m.id"""), {"p": plan, "c": city})
+    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A table without geometry (CSV, Parquet, or any GDAL format), every column as text."""
+    import pyogrio
+    if not path.exists():
+        raise InputError("file not found", source=str(path))
+    try:
+        suffix = path.suffix.lower()
+        if suffix in (".csv", ".tsv", ".txt"):
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        if suffix in (".parquet", ".geoparquet"):
+            df = pd.read_parquet(path)
+        else:
+            df = pyogrio.read_dataframe(path, read_geometry=False)
+    except Exception as e:  # pandas, Arrow and GDAL raise many types; all mean "cannot read this file"
+        raise InputError(f"cannot read file: {e}", source=path.name) from None
+    return pd.DataFrame(df.drop(columns=[c for c in ("geometry",) if c in df.columns])).astype("string")
