@@ -70,3 +70,31 @@ def cli(db_url):
         return subprocess.run([sys.executable, "-m", "api.cli", *map(str, args)], capture_output=True, text=True,
                               env=env)
     return run
+
+
+@pytest.fixture(scope="session")
+def on_a_terminal(db_url):
+    """`pianqu ...` with its stdout on a pseudo-terminal (where commands print for people, not
+    JSON): on_a_terminal("plan", "create", ...) -> what it printed."""
+    import pty
+
+    def run(*args) -> str:
+        master, slave = pty.openpty()
+        env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "200", "TERM": "dumb"}
+        p = subprocess.Popen([sys.executable, "-m", "api.cli", *map(str, args)], stdout=slave,
+                             stderr=subprocess.PIPE, env=env, cwd=ROOT)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                b = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not b:
+                break
+            chunks.append(b)
+        p.wait()
+        os.close(master)
+        assert p.returncode == 0, p.stderr.read().decode()
+        return b"".join(chunks).decode()
+    return run

@@ -4,8 +4,6 @@ goes (and comes back), the file command, and the demo's ground truth through the
 from __future__ import annotations
 
 import json
-import os
-import pty
 import subprocess
 import sys
 
@@ -292,33 +290,11 @@ def test_a_piped_table_keeps_every_row_whole(cli, engine, network):
         assert any(reason in line for line in lines), reason  # ...and every reason on one line, whole
 
 
-def on_a_terminal(db_url, *args) -> str:
-    """Run `pianqu ...` with its stdout on a pseudo-terminal; what it printed."""
-    master, slave = pty.openpty()
-    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "200", "TERM": "dumb"}
-    p = subprocess.Popen([sys.executable, "-m", "api.cli", *map(str, args)], stdout=slave, stderr=subprocess.PIPE,
-                         env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            b = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not b:
-            break
-        chunks.append(b)
-    p.wait()
-    os.close(master)
-    assert p.returncode == 0, p.stderr.read().decode()
-    return b"".join(chunks).decode()
-
-
-def test_evaluate_prints_a_summary_on_a_terminal_and_json_when_piped_or_asked(cli, db_url, network):
-    shown = " ".join(on_a_terminal(db_url, "alerts", "evaluate", "--city", network, "--as-of", "2026-11-01").split())
+def test_evaluate_prints_a_summary_on_a_terminal_and_json_when_piped_or_asked(cli, on_a_terminal, network):
+    shown = " ".join(on_a_terminal("alerts", "evaluate", "--city", network, "--as-of", "2026-11-01").split())
     assert f"city {network}: 2 alerts (1 extend network, 1 expand box, 0 outside coverage, 0 rebuild)" in shown
     assert "2 new, 0 updated, 0 reopened, 0 closed" in shown and "{" not in shown
-    asked = on_a_terminal(db_url, "alerts", "evaluate", "--city", network, "--as-of", "2026-11-01", "--json")
+    asked = on_a_terminal("alerts", "evaluate", "--city", network, "--as-of", "2026-11-01", "--json")
     assert json.loads(asked)["updated"] == 2
     assert evaluate(cli, network)["updated"] == 2  # piped: JSON
 

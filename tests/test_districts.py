@@ -97,3 +97,25 @@ def test_an_assignments_file_is_applied_whole_or_not_at_all(cli, engine, plan, t
     missing.write_text("district\nD001\n")
     r = cli("import", "assignments", missing)
     assert r.returncode == 2 and "missing required column: manager_id" in r.stderr
+
+
+def test_exports_of_boxes_and_subscribers_carry_district_and_manager(cli, engine, plan, tmp_path):
+    import geopandas as gpd
+    owners = _owners(engine, plan)
+    for layer in ("boxes", "subscribers"):
+        path = tmp_path / f"{layer}.parquet"
+        r = cli("export", layer, path)
+        assert r.returncode == 0, r.stderr
+        got = gpd.read_parquet(path)
+        assert got["district"].notna().all() and set(got["district"]) == set(owners)
+        assert (got["manager"] == got["district"].map(owners)).all()
+    subs = gpd.read_parquet(tmp_path / "subscribers.parquet")
+    assert subs.groupby("district").size().sum() == 20_000
+
+
+def test_plan_create_prints_a_summary_on_a_terminal_and_the_report_when_piped(cli, on_a_terminal, loaded_demo):
+    shown = " ".join(on_a_terminal("plan", "create", "--districts", "4", "--city", loaded_demo).split())
+    assert "(draft) for city demo-small: 4 districts, largest deviation" in shown
+    assert "pianqu plan activate" in shown and "{" not in shown
+    r = cli("plan", "create", "--districts", "4", "--city", loaded_demo)
+    assert r.returncode == 0 and json.loads(r.stdout)["n_districts"] == 4
