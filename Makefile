@@ -10,9 +10,14 @@ PYTEST_ARGS ?=
 
 .PHONY: run test setup sysdeps venv db migrate demo-data bench stop clean
 
+PIANQU_PORT ?= 8000
+
+# Loads the demo (once), then serves the platform on PIANQU_PORT until stopped, printing the URL,
+# the OpenAPI page and a key to try it with.
 run: setup
 	$(BIN)/pianqu demo-load --size $(DEMO) --seed $(SEED) --if-missing
 	$(BIN)/pianqu summary
+	$(BIN)/pianqu serve --port $(PIANQU_PORT) --demo-key
 
 test: sysdeps venv db migrate
 	$(BIN)/pianqu demo-data --size small --seed $(SEED) --if-missing

@@ -57,14 +57,45 @@ def district_id(conn: Connection, plan: str, code: str) -> str:
     return did
 
 
-def manager(conn: Connection, city: str, manager_id: str):
-    row = conn.execute(text("SELECT id, name, active, city_id FROM managers WHERE id = :m"),
-                       {"m": manager_id}).first()
+def manager_of_city(conn: Connection, city: str, manager_id: str):
+    row = conn.execute(text("SELECT id, city_id FROM managers WHERE id = :m"), {"m": manager_id}).first()
     if row is None or row.city_id != city:
         raise NotFound(f"manager {manager_id!r} is not a manager of city {city!r}")
-    if not row.active:
-        raise Conflict(f"manager {manager_id!r} ({row.name}) is not active")
     return row
+
+
+def manager(conn: Connection, manager_id: str):
+    row = conn.execute(text("SELECT id, name, phone, active, city_id, community_id FROM managers WHERE id = :m"),
+                       {"m": manager_id}).first()
+    if row is None:
+        raise NotFound(f"manager {manager_id!r} does not exist")
+    return row
+
+
+def district_row(conn: Connection, district: str):
+    row = conn.execute(text(
+        "SELECT d.id, d.code, d.plan_id, p.city_id, p.status, d.subscribers, d.workload, "
+        "(d.totals->>'deviation')::float AS deviation, (d.totals->>'revenue')::float AS revenue "
+        "FROM districts d JOIN district_plans p ON p.id = d.plan_id WHERE d.id = :d"), {"d": district}).first()
+    if row is None:
+        raise NotFound(f"district {district!r} does not exist")
+    return row
+
+
+def district_boxes(conn: Connection, district: str) -> list[dict]:
+    """The boxes (or, of a split box, the distribution points) of a district, with their lines."""
+    return [dict(r) for r in conn.execute(text(
+        "SELECT m.box_id, m.dp_id, (SELECT count(*) FROM subscribers s WHERE s.box_id = m.box_id "
+        "AND (m.dp_id IS NULL OR s.dp_id = m.dp_id)) AS subscribers FROM district_members m "
+        "WHERE m.district_id = :d ORDER BY m.box_id, m.dp_id"), {"d": district}).mappings()]
+
+
+def district_alerts(conn: Connection, district: str) -> list[dict]:
+    """Open alerts on the district's boxes."""
+    return [dict(r) for r in conn.execute(text(
+        "SELECT a.id, a.kind, a.status, a.box_id, a.score FROM alerts a WHERE a.status IN "
+        "('new', 'acknowledged', 'planned') AND a.box_id IN (SELECT box_id FROM district_members "
+        "WHERE district_id = :d) ORDER BY a.score DESC NULLS LAST, a.id"), {"d": district}).mappings()]
 
 
 def assign(conn: Connection, district: str, manager_id: str, start: dt.datetime, until: dt.datetime | None,
@@ -122,3 +153,73 @@ def read_table(path: Path) -> pd.DataFrame:
     except Exception as e:  # pandas, Arrow and GDAL raise many types; all mean "cannot read this file"
         raise InputError(f"cannot read file: {e}", source=path.name) from None
     return pd.DataFrame(df.drop(columns=[c for c in ("geometry",) if c in df.columns])).astype("string")
+
+
+def lock_district(conn: Connection, district: str):
+    """The district's row, locked for the rest of the transaction (two reassignments queue)."""
+    row = conn.execute(text("SELECT d.id, d.code, d.plan_id, p.city_id, p.status FROM districts d "
+                            "JOIN district_plans p ON p.id = d.plan_id WHERE d.id = :d FOR UPDATE OF d"),
+                       {"d": district}).first()
+    if row is None:
+        raise NotFound(f"district {district!r} does not exist")
+    return row
+
+
+def history(conn: Connection, district: str) -> list[dict]:
+    return [dict(r) for r in conn.execute(text(
+        "SELECT a.id, a.manager_id, m.name AS manager_name, a.valid_from, a.valid_to, a.assigned_by, a.note "
+        "FROM district_assignments a JOIN managers m ON m.id = a.manager_id WHERE a.district_id = :d "
+        "ORDER BY a.valid_from, a.id"), {"d": district}).mappings()]
+
+
+def manager_load(conn: Connection, plan: str, manager_id: str, start: dt.datetime, until: dt.datetime | None,
+                 other_than: str) -> int:
+    """How many other districts of the plan the manager owns at some moment of [start, until)."""
+    return int(conn.execute(text(
+        "SELECT count(DISTINCT a.district_id) FROM district_assignments a JOIN districts d ON d.id = a.district_id "
+        "WHERE d.plan_id = :p AND a.manager_id = :m AND a.district_id <> :d "
+        "AND tstzrange(a.valid_from, a.valid_to) && tstzrange(:s, :u)"),
+        {"p": plan, "m": manager_id, "d": other_than, "s": start, "u": until}).scalar())
+
+
+def in_own_community(conn: Connection, district: str, manager_id: str) -> bool:
+    return bool(conn.execute(text(
+        "SELECT coalesce(ST_Intersects(c.geometry, d.geometry), false) FROM districts d, managers m "
+        "LEFT JOIN admin_areas c ON c.id = m.community_id WHERE d.id = :d AND m.id = :m"),
+        {"d": district, "m": manager_id}).scalar())
+
+
+def district_figures(conn: Connection, plan: str, district: str | None = None) -> pd.DataFrame:
+    """Per district of a plan: its boxes and open faults (tickets not cleared yet)."""
+    res = conn.execute(text("""
+        WITH members AS (
+            SELECT m.district_id, m.box_id, m.dp_id FROM district_members m
+            WHERE m.plan_id = :p AND (CAST(:d AS text) IS NULL OR m.district_id = :d)),
+        open AS (
+            SELECT coalesce(s.box_id, t.box_id, dp.box_id) AS box_id, coalesce(s.dp_id, t.dp_id) AS dp_id
+            FROM fault_tickets t
+            LEFT JOIN subscribers s ON s.id = t.subscriber_id
+            LEFT JOIN distribution_points dp ON dp.id = t.dp_id
+            WHERE t.city_id = (SELECT city_id FROM district_plans WHERE id = :p) AND t.cleared_at IS NULL),
+        faults AS (
+            SELECT m.district_id, count(*) AS open_faults FROM open o
+            JOIN members m ON m.box_id = o.box_id AND (m.dp_id IS NULL OR m.dp_id = o.dp_id) GROUP BY 1)
+        SELECT b.district_id, b.boxes, coalesce(f.open_faults, 0) AS open_faults
+        FROM (SELECT district_id, count(DISTINCT box_id) AS boxes FROM members GROUP BY 1) b
+        LEFT JOIN faults f USING (district_id)"""), {"p": plan, "d": district})
+    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+
+def managers(conn: Connection, city: str) -> list[dict]:
+    return [dict(r) for r in conn.execute(text(
+        "SELECT id, name, phone, community_id, active, ST_X(geometry) AS lon, ST_Y(geometry) AS lat "
+        "FROM managers WHERE city_id = :c ORDER BY id"), {"c": city}).mappings()]
+
+
+def manager_districts(conn: Connection, manager_id: str, at: dt.datetime | None = None) -> list[dict]:
+    """The districts of an active plan the manager owns at `at` (now)."""
+    return [dict(r) for r in conn.execute(text(
+        "SELECT d.id, d.code, d.plan_id, d.subscribers, a.valid_from, a.valid_to FROM district_assignments a "
+        "JOIN districts d ON d.id = a.district_id JOIN district_plans p ON p.id = d.plan_id AND p.status = 'active' "
+        "WHERE a.manager_id = :m AND a.valid_from <= :t AND (a.valid_to IS NULL OR a.valid_to > :t) ORDER BY d.code"),
+        {"m": manager_id, "t": at or dt.datetime.now(dt.timezone.utc)}).mappings()]

@@ -30,3 +30,15 @@ def database_url() -> str:
             if line.startswith("DATABASE_URL="):
                 return line.split("=", 1)[1].strip()
     raise PianquError("no database: set DATABASE_URL or run `make run` to start the local PostGIS")
+
+
+def assignment_rules() -> dict:
+    """The district-assignment rules an operator sets: PIANQU_MAX_DISTRICTS_PER_MANAGER (a number,
+    or 'none'; default 2) and PIANQU_OWN_COMMUNITY_ONLY (1/true; default off)."""
+    raw = os.environ.get("PIANQU_MAX_DISTRICTS_PER_MANAGER", "2").strip().lower()
+    try:
+        most = None if raw in ("", "none", "0") else int(raw)
+    except ValueError:
+        raise PianquError(f"PIANQU_MAX_DISTRICTS_PER_MANAGER {raw!r}: expected a whole number or 'none'") from None
+    own = os.environ.get("PIANQU_OWN_COMMUNITY_ONLY", "").strip().lower() in ("1", "true", "yes", "on")
+    return {"max_districts_per_manager": most, "own_community_only": own}

@@ -386,3 +386,23 @@ class AlertEvent(Base):
     from_status: Mapped[str | None] = mapped_column(Text)
     to_status: Mapped[str] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+ROLES = ("planner", "manager", "analyst")
+
+
+class ApiUser(Base):
+    """Who may use the API: a name, a role and, for a manager, the manager he is. The key itself
+    is never stored: only its public prefix (to find the row) and its SHA-256 (a random 256-bit
+    key needs no slow hash). `manager_id` is checked when the user is made and on every request,
+    not by a foreign key, so a demo city replaced under the same ids keeps its users' keys."""
+    __tablename__ = "api_users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role_known"),
+                      CheckConstraint("role <> 'manager' OR manager_id IS NOT NULL", name="manager_named"))
+    id: Mapped[str] = mapped_column(Text, primary_key=True)   # the name
+    role: Mapped[str] = mapped_column(Text)
+    manager_id: Mapped[str | None] = mapped_column(Text)
+    key_prefix: Mapped[str] = mapped_column(Text, unique=True)
+    key_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -98,3 +98,62 @@ def on_a_terminal(db_url):
         assert p.returncode == 0, p.stderr.read().decode()
         return b"".join(chunks).decode()
     return run
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def api_url(db_url, loaded_demo):
+    """A real `pianqu serve` on loopback against the test database (the small demo loaded)."""
+    import time
+    import httpx
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": db_url}
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.monotonic()
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() - t0 > 60:
+            proc.kill()
+            raise RuntimeError(f"pianqu serve did not start: {proc.stderr.read()}")
+        time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def api_keys(engine, loaded_demo):
+    """One key per role: {"planner": key, "analyst": key, "manager": key (manager SM-MG-001)}."""
+    from gis import users
+    tag = secrets.token_hex(3)
+    with engine.begin() as conn:
+        return {role: users.add(conn, f"test-{role}-{tag}", role, "SM-MG-001" if role == "manager" else None)[1]
+                for role in ("planner", "analyst", "manager")}
+
+
+@pytest.fixture(scope="session")
+def http(api_url, api_keys):
+    """http("planner") -> an httpx.Client on the test server with that role's key; http(None): no key."""
+    import httpx
+    clients = []
+
+    def client(role: str | None = "planner") -> httpx.Client:
+        headers = {"Authorization": f"Bearer {api_keys[role]}"} if role else {}
+        c = httpx.Client(base_url=api_url, headers=headers, timeout=120)
+        clients.append(c)
+        return c
+    yield client
+    for c in clients:
+        c.close()

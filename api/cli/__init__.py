@@ -21,7 +21,7 @@ try:  # Typer 0.16+ carries its own click
 except ImportError:  # pragma: no cover
     from click import ClickException as UsageProblem
 
-from . import alerts, db, demo, districts, faults, partition, plans, summary, transfer
+from . import alerts, db, demo, districts, faults, partition, plans, serve, summary, transfer, users
 from .common import err
 
 app = typer.Typer(help="Pianqu: outside-plant network and field-district planning on PostGIS.",
@@ -40,6 +40,8 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(faults.app, name="faults")
 app.command("hotspots")(faults.hotspots)
 app.command("kpi")(faults.kpi)
+app.add_typer(users.app, name="user")
+app.command("serve")(serve.serve)
 
 
 SHOWN_PROBLEMS = 20

@@ -8,6 +8,8 @@ one manager at a time (the one it replaces is ended when the new one starts).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -37,24 +39,133 @@ def list_districts(conn: Connection, city: str | None, plan: str | None = None) 
     return plan_id, store.districts(conn, plan_id)
 
 
-def assign(conn: Connection, city: str | None, code: str, manager_id: str, *, start: dt.date | None = None,
-           until: dt.date | None = None, by: str | None = None, note: str | None = None,
-           plan: str | None = None) -> dict:
-    """Give district `code` of the plan (default: the active one) to a manager from `start`
-    (default: now) until the day `until` begins (default: open-ended)."""
-    city_id = gis_store.resolve_city(conn, city)
-    tz = city_timezone(conn, city_id)
+class RuleBroken(PianquError):
+    """An assignment a rule forbids; the message names the rule (HTTP 422, CLI exit 2)."""
+    status = 422
+
+
+@dataclass(frozen=True)
+class AssignmentRules:
+    """The rules a manager's assignment may not break, an operator's to set (gis.config reads
+    PIANQU_MAX_DISTRICTS_PER_MANAGER and PIANQU_OWN_COMMUNITY_ONLY). An inactive manager is never
+    assigned."""
+    max_districts_per_manager: int | None = 2      # a stand-in for a holiday holds two at most
+    own_community_only: bool = False
+
+    @classmethod
+    def from_config(cls) -> "AssignmentRules":
+        from gis.config import assignment_rules
+        return cls(**assignment_rules())
+
+
+def _check_rules(conn: Connection, rules: AssignmentRules, plan: str, district: str, code: str, manager_id: str,
+                 begin: dt.datetime, end: dt.datetime | None) -> None:
+    m = store.manager(conn, manager_id)
+    if not m.active:
+        raise RuleBroken(f"rule 'active manager': manager {manager_id!r} ({m.name}) is not active and cannot be "
+                         f"assigned district {code!r}")
+    if rules.max_districts_per_manager is not None:
+        held = store.manager_load(conn, plan, manager_id, begin, end, other_than=district)
+        if held + 1 > rules.max_districts_per_manager:
+            raise RuleBroken(f"rule 'at most {rules.max_districts_per_manager} districts per manager': manager "
+                             f"{manager_id!r} already holds {held} other district{'s' if held != 1 else ''} of the "
+                             f"plan in that period")
+    if rules.own_community_only and not store.in_own_community(conn, district, manager_id):
+        raise RuleBroken(f"rule 'own community only': district {code!r} lies outside manager {manager_id!r}'s "
+                         "community department")
+
+
+def _period(tz: str, code: str, start: dt.date | None, until: dt.date | None) -> tuple[dt.datetime, dt.datetime | None]:
     if start is not None and until is not None and until <= start:
         raise InputError(f"the assignment of district {code!r} ends ({until}) before it starts ({start})")
-    plan_id = store.plan_of_city(conn, city_id, plan)
-    district = store.district_id(conn, plan_id, code)
-    store.manager(conn, city_id, manager_id)
     begin = _local_midnight(start, tz) if start else dt.datetime.now(dt.timezone.utc)
     end = _local_midnight(until, tz) if until else None
     if end is not None and end <= begin:
         raise InputError(f"the assignment of district {code!r} would end ({until}) before it starts (now)")
+    return begin, end
+
+
+def assign(conn: Connection, city: str | None, code: str, manager_id: str, *, start: dt.date | None = None,
+           until: dt.date | None = None, by: str | None = None, note: str | None = None,
+           plan: str | None = None, rules: AssignmentRules | None = None) -> dict:
+    """Give district `code` of the plan (default: the active one) to a manager from `start`
+    (default: now) until the day `until` begins (default: open-ended)."""
+    city_id = gis_store.resolve_city(conn, city)
+    plan_id = store.plan_of_city(conn, city_id, plan)
+    district = store.district_id(conn, plan_id, code)
+    return _assign(conn, city_id, plan_id, district, code, manager_id, start, until, by, note,
+                   rules or AssignmentRules.from_config())
+
+
+def _assign(conn, city_id, plan_id, district, code, manager_id, start, until, by, note, rules) -> dict:
+    begin, end = _period(city_timezone(conn, city_id), code, start, until)
+    store.manager_of_city(conn, city_id, manager_id)
+    _check_rules(conn, rules, plan_id, district, code, manager_id, begin, end)
     res = store.assign(conn, district, manager_id, begin, end, by, note)
     return {**res, "plan": plan_id, "code": code, "city": city_id}
+
+
+# ---- the managers' API ------------------------------------------------------------------------
+
+def etag(conn: Connection, district: str) -> str:
+    """The district's version: changes with every assignment made or ended."""
+    rows = store.history(conn, district)
+    raw = "|".join(f"{r['id']},{r['manager_id']},{r['valid_from']},{r['valid_to']}" for r in rows)
+    return '"' + hashlib.sha1(f"{district}|{raw}".encode()).hexdigest()[:20] + '"'
+
+
+def district_list(conn: Connection, city: str | None, plan: str | None = None) -> dict:
+    """Every district of the plan with its manager, figures and open faults."""
+    plan_id, df = list_districts(conn, city, plan)
+    figs = store.district_figures(conn, plan_id).set_index("district_id")
+    rows = []
+    for r in df.to_dict("records"):
+        f = figs.loc[r["district_id"]] if r["district_id"] in figs.index else None
+        rows.append({"id": r["district_id"], "code": r["code"], "plan_id": plan_id, "manager_id": r["manager_id"],
+                     "manager_name": r["manager_name"], "subscribers": int(r["subscribers"]),
+                     "workload": float(r["workload"]), "deviation": _num(r["deviation"]),
+                     "boxes": 0 if f is None else int(f["boxes"]), "open_faults": 0 if f is None else int(f["open_faults"])})
+    return {"plan_id": plan_id, "districts": rows}
+
+
+def district_detail(conn: Connection, district: str) -> dict:
+    d = store.district_row(conn, district)
+    figs = store.district_figures(conn, d.plan_id, district)
+    hist = store.history(conn, district)
+    now = dt.datetime.now(dt.timezone.utc)
+    current = next((h for h in hist if h["valid_from"] <= now and (h["valid_to"] is None or h["valid_to"] > now)), None)
+    return {"id": d.id, "code": d.code, "plan_id": d.plan_id, "plan_status": d.status, "city": d.city_id,
+            "subscribers": int(d.subscribers), "workload": float(d.workload), "deviation": _num(d.deviation),
+            "revenue": _num(d.revenue), "boxes": store.district_boxes(conn, district),
+            "open_faults": int(figs["open_faults"].sum()) if len(figs) else 0,
+            "alerts": store.district_alerts(conn, district),
+            "manager": None if current is None else {k: current[k] for k in ("manager_id", "manager_name",
+                                                                             "valid_from", "valid_to")},
+            "manager_id": None if current is None else current["manager_id"],
+            "history": hist, "etag": etag(conn, district)}
+
+
+def set_manager(conn: Connection, district: str, manager_id: str, *, start: dt.date | None = None,
+                until: dt.date | None = None, by: str | None = None, note: str | None = None,
+                if_match: str | None = None, rules: AssignmentRules | None = None) -> dict:
+    """(Re)assign a district, only if it is still the version the caller saw (`if_match`, its
+    ETag): the row is locked first, so of two concurrent reassignments one wins and the other
+    is told it is stale. Never a lost update."""
+    d = store.lock_district(conn, district)
+    current = etag(conn, district)
+    if if_match is not None and if_match.strip() not in (current, "*"):
+        raise Stale(f"district {d.code!r} changed since it was read (its ETag is now {current}); read it again")
+    _assign(conn, d.city_id, d.plan_id, district, d.code, manager_id, start, until, by, note,
+            rules or AssignmentRules.from_config())
+    return district_detail(conn, district)
+
+
+class Stale(PianquError):
+    status = 412
+
+
+def _num(v):
+    return None if v is None or (isinstance(v, float) and v != v) else float(v)
 
 
 COLUMNS = {"district": ("district", "district_code", "code"), "manager_id": ("manager_id", "manager"),
@@ -145,3 +256,18 @@ def ensure_demo_plan(engine: Engine, city: str, *, progress=None) -> dict | None
                        progress=progress, created_by="pianqu demo")
     activate(engine, plan["plan"])
     return {**auto_assign(engine, city, plan["plan"]), "max_deviation": plan["max_deviation"]}
+
+
+def managers(conn: Connection, city: str | None) -> list[dict]:
+    return store.managers(conn, gis_store.resolve_city(conn, city))
+
+
+def manager(conn: Connection, manager_id: str) -> dict:
+    m = store.manager(conn, manager_id)
+    return {"id": m.id, "name": m.name, "phone": m.phone, "city": m.city_id, "community_id": m.community_id,
+            "active": m.active, "districts": store.manager_districts(conn, manager_id)}
+
+
+def manager_districts(conn: Connection, manager_id: str) -> list[dict]:
+    store.manager(conn, manager_id)
+    return store.manager_districts(conn, manager_id)

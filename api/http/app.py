@@ -1,0 +1,24 @@
+"""The app factory: `create_app()` gives the ASGI app `pianqu serve` runs."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from . import problems
+from .routers import alerts, districts, faults, home, jobs, lookup, managers, plans, reports
+
+TAGS = [{"name": "home", "description": "Landing page and health (no key needed)."},
+        {"name": "districts", "description": "Districts of the active plan and their managers (the managers' API)."},
+        {"name": "managers", "description": "District account managers."}]
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    from gis.db import engine as default_engine
+    app = FastAPI(title="Pianqu", version="0.1.0", openapi_tags=TAGS,
+                  description="Outside-plant network and field districts: the HTTP API. Every endpoint but `/` "
+                              "and `/health` needs `Authorization: Bearer KEY` (`pianqu user add`).")
+    app.state.engine = engine or default_engine()
+    problems.install(app)
+    for r in (home, lookup, districts, managers, plans, jobs, faults, alerts, reports):
+        app.include_router(r.router)
+    return app

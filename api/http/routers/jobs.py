@@ -1,0 +1,6 @@
+"""/jobs: (being written)."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

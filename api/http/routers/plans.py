@@ -1,0 +1,6 @@
+"""/plans: (being written)."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
