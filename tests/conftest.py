@@ -157,3 +157,34 @@ def http(api_url, api_keys):
     yield client
     for c in clients:
         c.close()
+
+
+@pytest.fixture
+def run_cli(monkeypatch, capsys, engine):
+    """`pianqu ...` in this process (the real `api.cli.main`, no interpreter start-up: milliseconds
+    instead of seconds) against the test database: run_cli("plan", "list") -> CompletedProcess.
+    Its stdout is not a terminal, as in a pipe."""
+    import importlib
+    import pkgutil
+    import signal
+    import api.cli
+    from api.cli import main
+    for m in pkgutil.iter_modules(api.cli.__path__):
+        if m.name == "__main__":   # importing it would run the command
+            continue
+        mod = importlib.import_module(f"api.cli.{m.name}")
+        if hasattr(mod, "engine"):
+            monkeypatch.setattr(mod, "engine", lambda: engine)   # never the database `make run` serves
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["pianqu", *map(str, args)])
+        handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            with pytest.raises(SystemExit) as e:
+                main()
+        finally:
+            for s, h in handlers.items():
+                signal.signal(s, h)
+        c = capsys.readouterr()
+        return subprocess.CompletedProcess(args, e.value.code or 0, c.out, c.err)
+    return run

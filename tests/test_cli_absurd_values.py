@@ -101,8 +101,8 @@ def files(tmp_path_factory, small_demo):
 
 
 @pytest.mark.parametrize("args", CASES, ids=[" ".join(c)[:60] for c in CASES])
-def test_an_absurd_value_is_refused_in_one_line(cli, loaded_demo, files, args):
-    r = cli(*[a.replace("{tmp}", str(files)) for a in args])
+def test_an_absurd_value_is_refused_in_one_line(run_cli, loaded_demo, files, args):
+    r = run_cli(*[a.replace("{tmp}", str(files)) for a in args])
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
     assert "Traceback" not in r.stderr
