@@ -188,3 +188,15 @@ def run_cli(monkeypatch, capsys, engine):
         c = capsys.readouterr()
         return subprocess.CompletedProcess(args, e.value.code or 0, c.out, c.err)
     return run
+
+
+@pytest.fixture(scope="module")
+def active_plan(engine, loaded_demo):
+    """A fresh active plan of the small demo (4 districts, each with its manager), for a module
+    that needs one (other modules activate plans of their own)."""
+    from api.services import districts
+    from api.services.plans import PlanParams, activate, create_plan
+    res = create_plan(engine, loaded_demo, PlanParams(districts=4))
+    activate(engine, res["plan"])
+    districts.auto_assign(engine, loaded_demo, res["plan"])
+    return res["plan"]

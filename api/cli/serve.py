@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from typing import Annotated, Optional
 
 import typer
@@ -29,5 +30,10 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (loopback
     err.print(f"Pianqu serves {url}  ·  OpenAPI {url}/docs  ·  health {url}/health", highlight=False)
     if key:
         err.print(f"try it:  curl -H 'Authorization: Bearer {key}' {url}/districts", highlight=False, soft_wrap=True)
+    # uvicorn shuts down gracefully on Ctrl-C / SIGTERM and then re-raises the signal to the
+    # handler it found: make that one a no-op, so a stop is a clean exit, not an "interruption".
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     uvicorn.run("api.http.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False)
+    err.print("stopped", highlight=False)

@@ -5,9 +5,10 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from . import problems
-from .routers import alerts, districts, faults, home, jobs, lookup, managers, plans, reports
+from .routers import alerts, districts, faults, features, home, jobs, lookup, managers, plans, reports
 
 TAGS = [{"name": "home", "description": "Landing page and health (no key needed)."},
+        {"name": "features", "description": "OGC API - Features: every network layer and the districts of a plan."},
         {"name": "districts", "description": "Districts of the active plan and their managers (the managers' API)."},
         {"name": "managers", "description": "District account managers."}]
 
@@ -19,6 +20,6 @@ def create_app(engine: Engine | None = None) -> FastAPI:
                               "and `/health` needs `Authorization: Bearer KEY` (`pianqu user add`).")
     app.state.engine = engine or default_engine()
     problems.install(app)
-    for r in (home, lookup, districts, managers, plans, jobs, faults, alerts, reports):
+    for r in (home, features, lookup, districts, managers, plans, jobs, faults, alerts, reports):
         app.include_router(r.router)
     return app

@@ -16,6 +16,8 @@ def landing(request: Request) -> dict:
             "links": [{"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
                        "href": f"{base}/openapi.json", "title": "the OpenAPI document"},
                       {"rel": "service-doc", "type": "text/html", "href": f"{base}/docs", "title": "the API's pages"},
+                      {"rel": "conformance", "type": "application/json", "href": f"{base}/conformance"},
+                      {"rel": "data", "type": "application/json", "href": f"{base}/collections"},
                       {"rel": "health", "type": "application/json", "href": f"{base}/health"}]}
 
 

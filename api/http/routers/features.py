@@ -1,0 +1,74 @@
+"""OGC API - Features: /conformance, /collections, items and queryables of every network layer
+and of the districts of a plan (the GIS clients' door: QGIS, GDAL's OAPIF driver)."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlalchemy import Connection
+
+from api.services import features as svc
+from gis.users import User
+
+from ..deps import anyone, read
+
+router = APIRouter(tags=["features"])
+GEOJSON = "application/geo+json"
+Name = Annotated[str, Path(description="Collection id, e.g. boxes, subscribers, districts.")]
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _geojson(body: str, crs: svc.Crs) -> Response:
+    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{crs.uri}>"})
+
+
+@router.get("/conformance", summary="The conformance classes this server implements")
+def conformance(user: User = Depends(anyone)) -> dict:
+    return {"conformsTo": svc.CONFORMANCE}
+
+
+@router.get("/collections", summary="Every collection with its extent and CRS list")
+def collections(request: Request, conn: Connection = Depends(read), user: User = Depends(anyone)) -> dict:
+    return svc.collections_doc(conn, _base(request))
+
+
+@router.get("/collections/{name}", summary="One collection")
+def collection(name: Name, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone)) -> dict:
+    from gis.features import collection as find
+    return svc.collection_doc(conn, find(name), _base(request))
+
+
+@router.get("/collections/{name}/queryables", summary="The properties a filter may use (JSON Schema)")
+def queryables(name: Name, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone)):
+    from gis.features import collection as find
+    return Response(__import__("json").dumps(svc.queryables(conn, find(name), _base(request))),
+                    media_type="application/schema+json")
+
+
+@router.get("/collections/{name}/items", response_class=Response,
+            summary="Features of a collection: bbox, datetime, attribute filters (?kind=trunk), properties, "
+                    "sortby, crs; paged with next/prev links",
+            responses={200: {"content": {GEOJSON: {}}}})
+def items(name: Name, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone),
+          limit: Annotated[int, Query(ge=1, le=svc.MAX_LIMIT, description="Page size.")] = svc.DEFAULT_LIMIT,
+          offset: Annotated[int, Query(ge=0)] = 0,
+          bbox: Annotated[Optional[str], Query(description="minx,miny,maxx,maxy (in bbox-crs, default CRS84)")] = None,
+          bbox_crs: Annotated[Optional[str], Query(alias="bbox-crs")] = None,
+          crs: Annotated[Optional[str], Query(description="Output CRS URI (see the collection's crs list).")] = None,
+          datetime: Annotated[Optional[str], Query(description="Instant or interval (a/b, .. for open).")] = None,
+          properties: Annotated[Optional[str], Query(description="Comma-separated properties to return.")] = None,
+          sortby: Annotated[Optional[str], Query(description="e.g. -year_laid,id")] = None,
+          plan: Annotated[Optional[str], Query(description="districts: the plan (default: the active ones).")] = None):
+    body, out = svc.items_page(conn, name, dict(request.query_params), _base(request))
+    return _geojson(body, out)
+
+
+@router.get("/collections/{name}/items/{item_id}", response_class=Response, summary="One feature",
+            responses={200: {"content": {GEOJSON: {}}}})
+def item(name: Name, item_id: str, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone),
+         crs: Annotated[Optional[str], Query()] = None, plan: Annotated[Optional[str], Query()] = None):
+    body, out = svc.item_doc(conn, name, item_id, dict(request.query_params))
+    return _geojson(body, out)
