@@ -63,3 +63,22 @@ def scratch_database(prefix: str, url: str | None = None) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def store_problem(e: Exception) -> str:
+    """A failure of the store said in one line a person can act on (no SQL, no stack)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+    orig = getattr(e, "orig", e)
+    first = (str(orig).strip().splitlines() or [type(e).__name__])[0]
+    if isinstance(e, OperationalError) and ("connect" in first or "Connection refused" in first):
+        return f"cannot reach the store ({first}); is PostGIS running? (`make run` starts the local one)"
+    if isinstance(e, ProgrammingError) and "does not exist" in first:
+        try:
+            from alembic.script import ScriptDirectory
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            now = current_revision()
+        except Exception:  # the check itself failed: say what the store said
+            return f"the store refused: {first}"
+        if now != head:
+            return f"the store's schema is at revision {now or 'none'}, the code needs {head}: run `pianqu db upgrade`"
+    return f"the store refused: {first}"

@@ -107,3 +107,26 @@ def test_an_absurd_value_is_refused_in_one_line(run_cli, loaded_demo, files, arg
     assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
     assert "Traceback" not in r.stderr
     assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
+
+
+def test_an_unreachable_store_is_one_line_not_a_traceback():
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "DATABASE_URL": "postgresql://nobody:x@127.0.0.1:1/none"}
+    r = subprocess.run([sys.executable, "-m", "api.cli", "summary"], capture_output=True, text=True, env=env)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "cannot reach the store" in lines[0], r.stderr
+
+
+def test_a_store_behind_the_code_says_to_upgrade(db_url):
+    import os
+    import subprocess
+    import sys
+    from gis import db
+    with db.scratch_database("pianqu_behind", db_url) as url:
+        db.upgrade(url, "0003")
+        env = {**os.environ, "DATABASE_URL": url}
+        r = subprocess.run([sys.executable, "-m", "api.cli", "user", "list", "--json"], capture_output=True,
+                           text=True, env=env)
+    assert r.returncode == 2 and "run `pianqu db upgrade`" in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -14,6 +14,9 @@ import sys
 import typer
 from rich.markup import escape
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from gis.db import store_problem
 from gis.errors import PianquError
 
 try:  # Typer 0.16+ carries its own click
@@ -66,6 +69,9 @@ def main() -> None:
     except UsageProblem as e:
         err.print(f"[bold red]error:[/] {escape(e.format_message())}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
+    except SQLAlchemyError as e:   # the store itself: unreachable, or its schema behind the code
+        err.print(f"[bold red]error:[/] {escape(store_problem(e))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
     except PianquError as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         # Every problem of a file, so it can be fixed in one pass: the first 20, then a count.
