@@ -165,6 +165,8 @@ def items(conn: Connection, c: Collection, q: Query) -> tuple[str, int, int, boo
            f'FROM (SELECT {cols}, {geom} AS g FROM "{c.table}" t WHERE {where} ORDER BY {order} '
            f"LIMIT :limit OFFSET :offset) f")
     features, returned = conn.execute(text(sql), params).one()
+    if returned < q.limit and (returned or not q.offset):   # the last page: the count is known
+        return features, int(returned), q.offset + int(returned), True
     matched, exact = _count(conn, c, where, params)
     return features, int(returned), matched, exact
 
