@@ -1,5 +1,6 @@
 """District plans in the store: the planning units of a city, saving a plan as a draft,
-activating it atomically, and reading it back."""
+activating it atomically, and reading it back (its districts as GeoJSON, the units that change
+district between two plans)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -152,6 +153,10 @@ def activate_plan(engine: Engine, plan_id: str) -> dict:
         if row is None:
             raise NotFound(f"plan {plan_id!r} does not exist")
         city, status = row
+        # Activations of one city take turns (the city's row is their lock): two planners activating
+        # two drafts at once both succeed, one after the other, instead of one tripping over the
+        # unique "one active plan per city" index half-way.
+        conn.execute(text("SELECT id FROM cities WHERE id = :c FOR UPDATE"), {"c": city})
         if status == "active":
             raise Conflict(f"plan {plan_id!r} is already active")
         n = conn.execute(text("SELECT count(*) FROM districts WHERE plan_id = :p"), {"p": plan_id}).scalar()
@@ -189,3 +194,60 @@ def parent_level(name: str | None) -> str | None:
     if name not in PARENT_LEVELS:
         raise InputError(f"unknown parent layer {name!r}; use communities or office_regions")
     return PARENT_LEVELS[name]
+
+
+def plan_header(conn: Connection, plan_id: str) -> dict:
+    """id, city_id, name, status and report of a plan (NotFound if there is none)."""
+    row = conn.execute(text("SELECT id, city_id, name, status, report FROM district_plans WHERE id = :p"),
+                       {"p": plan_id}).mappings().one_or_none()
+    if row is None:
+        raise NotFound(f"plan {plan_id!r} does not exist")
+    return dict(row)
+
+
+def district_features(conn: Connection, plan_id: str) -> list[dict]:
+    """The plan's districts as GeoJSON features (EPSG:4326, 7 decimals: about a centimetre), each
+    with the manager who owns it now; built by PostGIS in one statement."""
+    plan_header(conn, plan_id)
+    raw = conn.execute(text("""
+        SELECT coalesce(json_agg(json_build_object(
+                 'type', 'Feature', 'id', d.id, 'geometry', ST_AsGeoJSON(d.geometry, 7)::json,
+                 'properties', json_build_object('code', d.code, 'subscribers', d.subscribers,
+                     'workload', d.workload, 'deviation', (d.totals->>'deviation')::float,
+                     'manager_id', a.manager_id)) ORDER BY d.code), '[]')::text
+        FROM districts d
+        LEFT JOIN district_assignments a ON a.district_id = d.id AND a.valid_from <= now()
+             AND (a.valid_to IS NULL OR a.valid_to > now())
+        WHERE d.plan_id = :p"""), {"p": plan_id}).scalar()
+    return json.loads(raw)
+
+
+def changed_units(conn: Connection, plan_a: str, plan_b: str) -> list[dict]:
+    """Every unit whose district code differs between two plans of one city, with its
+    subscribers: a box, or box/dp where either plan splits the box by distribution point (so
+    both plans are compared at the finer of their two grains). A subscriber one plan does not
+    cover (added after it was made) has that plan's code null."""
+    rows = conn.execute(text("""
+        WITH m AS MATERIALIZED (
+            SELECT m.plan_id, m.box_id, m.dp_id, d.code FROM district_members m
+            JOIN districts d ON d.id = m.district_id WHERE m.plan_id IN (:a, :b)),
+        split AS (SELECT DISTINCT box_id FROM m WHERE dp_id IS NOT NULL),
+        s AS (
+            SELECT s.box_id, s.dp_id, coalesce(a1.code, a0.code) AS code_a, coalesce(b1.code, b0.code) AS code_b
+            FROM subscribers s
+            LEFT JOIN m a1 ON a1.plan_id = :a AND a1.box_id = s.box_id AND a1.dp_id = s.dp_id
+            LEFT JOIN m a0 ON a0.plan_id = :a AND a0.box_id = s.box_id AND a0.dp_id IS NULL
+            LEFT JOIN m b1 ON b1.plan_id = :b AND b1.box_id = s.box_id AND b1.dp_id = s.dp_id
+            LEFT JOIN m b0 ON b0.plan_id = :b AND b0.box_id = s.box_id AND b0.dp_id IS NULL
+            WHERE s.city_id = (SELECT city_id FROM district_plans WHERE id = :a))
+        SELECT s.box_id, CASE WHEN sp.box_id IS NOT NULL THEN s.dp_id END AS dp_id, s.code_a, s.code_b,
+               count(*) AS subscribers
+        FROM s LEFT JOIN split sp ON sp.box_id = s.box_id
+        WHERE s.code_a IS DISTINCT FROM s.code_b
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2 NULLS FIRST"""), {"a": plan_a, "b": plan_b}).all()
+    return [{"unit": box if dp is None else f"{box}/{dp}", "box_id": box, "dp_id": dp, "from": ca, "to": cb,
+             "subscribers": int(n)} for box, dp, ca, cb, n in rows]
+
+
+def city_subscribers(conn: Connection, city: str) -> int:
+    return int(conn.execute(text("SELECT count(*) FROM subscribers WHERE city_id = :c"), {"c": city}).scalar())

@@ -118,7 +118,7 @@ def resolve_city(conn: Connection, city: str | None) -> str:
     if not ids:
         raise NotFound("the store has no city yet: load the demo (`pianqu demo-load`) "
                        "or import a cities layer (`pianqu import cities FILE`)")
-    raise InputError(f"the store holds several cities ({', '.join(ids)}); choose one with --city")
+    raise InputError(f"the store holds several cities ({', '.join(ids)}); say which one (city)")
 
 
 def metric_crs(conn: Connection, city: str) -> int:

@@ -111,7 +111,7 @@ def test_only_planners_reassign(http, plan):
     url = f"/districts/{plan}-D001/manager"
     for role in ("analyst", "manager"):
         _problem(http(role).put(url, json={"manager_id": "SM-MG-001"}, headers={"If-Match": "*"}), 403,
-                 f"a {role} may not do this")
+                 f"the role {role} may not do this")
 
 
 def test_a_rule_a_manager_may_not_break_is_a_422_naming_it(http, plan, engine):

@@ -1,9 +1,11 @@
 """`pianqu faults heatmap|hotspots`, `pianqu hotspots FILE` and `pianqu kpi`.
 
-Dates and months are parsed here (api.cli.common) and every other option is checked by the
-service before any work, so a bad value ends the command with one line and exit 2."""
+Dates and months are parsed here (api.cli.common), the --out file's kind is checked here (the
+services return data; this door writes it), and every other option is checked by the service
+before any work, so a bad value ends the command with one line and exit 2."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,6 +20,20 @@ app = typer.Typer(help="Fault heatmaps and hotspots from the stored tickets.", n
 From = Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, the city's local time).")]
 To = Annotated[str, typer.Option("--to", help="Day after the last (YYYY-MM-DD, the city's local time).")]
 Alpha = Annotated[float, typer.Option(help="False discovery rate of the hotspot test, in (0, 0.5].")]
+HEATMAP_OUT = (".png", ".geojson", ".json", ".gpkg")
+CELLS_OUT = (".gpkg", ".geojson", ".json")
+
+
+def _check_out(out_file: Path, allowed: tuple[str, ...], what: str) -> None:
+    if Path(out_file).suffix.lower() not in allowed:
+        raise InputError(f"output {Path(out_file).name!r}: {what} are written as {' or '.join(allowed)}")
+
+
+def _write_layer(gdf, out_file: Path) -> None:
+    """A GeoPackage for .gpkg, GeoJSON otherwise; an older file of that name is replaced."""
+    if out_file.exists():
+        out_file.unlink()
+    gdf.to_file(out_file, driver="GPKG" if out_file.suffix.lower() == ".gpkg" else "GeoJSON")
 
 
 @app.command("heatmap")
@@ -34,8 +50,16 @@ def faults_heatmap(start: From, end: To,
     """Kernel density of fault tickets in a window, as a PNG overlay or GeoJSON contours."""
     from api.services.faults import heatmap
     a, b = parse_window(start, end)
-    print_json(heatmap(engine(), city, a, b, out_file, rate=rate, bandwidth=bandwidth, cell=cell, weight=weight,
-                       cause=cause, cable_kind=cable_kind, district=district))
+    _check_out(out_file, HEATMAP_OUT, "heatmaps (an overlay, or contour bands)")
+    png = out_file.suffix.lower() == ".png"
+    h = heatmap(engine(), city, a, b, output="png" if png else "contours", rate=rate, bandwidth=bandwidth, cell=cell,
+                weight=weight, cause=cause, cable_kind=cable_kind, district=district)
+    if png:
+        out_file.write_bytes(h.png)
+        out_file.with_suffix(".json").write_text(json.dumps({"bounds": h.bounds_latlon, "unit": h.grid.unit}))
+    else:
+        _write_layer(h.bands, out_file)
+    print_json({**h.summary, "output": str(out_file)})
 
 
 @app.command("hotspots")
@@ -54,8 +78,11 @@ def faults_hotspots(start: From, end: To,
     with their district and manager where a plan is active."""
     from api.services.faults import hotspot_cells
     a, b = parse_window(start, end)
-    print_json(hotspot_cells(engine(), city, a, b, out_file, resolution=resolution, rate=not raw, alpha=alpha,
-                             trend=trend, on=on, cause=cause, cable_kind=cable_kind, district=district))
+    _check_out(out_file, CELLS_OUT, "hotspot cells")
+    h = hotspot_cells(engine(), city, a, b, resolution=resolution, rate=not raw, alpha=alpha, trend=trend, on=on,
+                      cause=cause, cable_kind=cable_kind, district=district)
+    _write_layer(h.cells, out_file)
+    print_json({**h.summary, "output": str(out_file)})
 
 
 def hotspots(events_file: Annotated[Path, typer.Argument(help="Any point layer, any CRS.")],
@@ -66,13 +93,16 @@ def hotspots(events_file: Annotated[Path, typer.Argument(help="Any point layer, 
     """Gi* hotspots of any point file on a hexagonal grid; prints the strongest hotspot's centre."""
     from api.services.faults import check_file_hotspots, file_hotspots
     from gis.io import read_file
-    check_file_hotspots(cell_size=cell_size, alpha=alpha, out=out_file)   # before reading the file
+    check_file_hotspots(cell_size=cell_size, alpha=alpha)   # before reading the file
+    _check_out(out_file, CELLS_OUT, "hotspot cells")
     ev = read_file(events_file)
     if ev.crs is None:
         raise InputError(f"{events_file.name}: the layer has no coordinate reference system")
     if weight and weight not in ev.columns:
         raise InputError(f"{events_file.name}: no weight column {weight!r}")
-    print_json(file_hotspots(ev, out_file, weight=weight, cell_size=cell_size, alpha=alpha))
+    h = file_hotspots(ev, weight=weight, cell_size=cell_size, alpha=alpha)
+    _write_layer(h.cells, out_file)
+    print_json({**h.summary, "output": str(out_file)})
 
 
 def _pct(v) -> str:

@@ -45,7 +45,7 @@ def role(*allowed: str):
     """A dependency that lets through only callers of these roles (403 for the others)."""
     def check(user: User = Depends(caller)) -> User:
         if user.role not in allowed:
-            raise Problem(403, f"a {user.role} may not do this (it needs the role {' or '.join(allowed)})")
+            raise Problem(403, f"the role {user.role} may not do this (it needs the role {' or '.join(allowed)})")
         return user
     return check
 

@@ -5,6 +5,7 @@ district and manager of each alert's box, and the total; moves them through thei
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass
 
@@ -15,12 +16,15 @@ from sqlalchemy import Engine, text
 from gis import alerts as store_alerts
 from gis import store
 from gis import tickets as store_tickets
-from gis.errors import InputError
+from gis.errors import InputError, NotFound
 from gis.models import ALERT_STATUSES
 from planning.opportunities import KINDS, MAX_HORIZON_MONTHS, Scan, check_parameters, evaluate
 
 LIST_DEFAULT = 50
 LIST_MAX = 10_000  # a page beyond this is an export, not a list to read
+OFFSET_MAX = 1_000_000
+# A planner's steps by the name the doors give them (`pianqu alerts ack`, POST /alerts/{id}/ack).
+STEPS = {"ack": "acknowledged", "plan": "planned", "done": "done", "dismiss": "dismissed"}
 # What a listed alert carries, for every kind; a field that does not apply to a kind is None.
 LIST_FIELDS = ["id", "kind", "status", "alert_key", "report_id", "report_ids", "box_id", "district", "manager_id",
                "cable_id", "score", "value", "cost", "payback_months", "expected_lines", "spare_ports", "utilisation",
@@ -42,15 +46,18 @@ def check_evaluation(*, reach_m: float = 300.0, take_up: float = 0.6, threshold:
 
 
 def check_listing(kind: str | None = None, status: str | None = None, limit: int | None = LIST_DEFAULT,
-                  names: dict | None = None) -> None:
-    """A list's filters and size: a known kind and status, 1 to LIST_MAX alerts (None: all)."""
-    n = {"kind": "kind", "status": "status", "limit": "limit", **(names or {})}
+                  names: dict | None = None, offset: int = 0) -> None:
+    """A list's filters and size: a known kind and status, 1 to LIST_MAX alerts (None: all),
+    starting after `offset` of them (0 to OFFSET_MAX)."""
+    n = {"kind": "kind", "status": "status", "limit": "limit", "offset": "offset", **(names or {})}
     if kind is not None and kind not in KINDS:
         raise InputError(f"unknown alert kind {kind!r}; kinds: {', '.join(KINDS)}")
     if status is not None and status not in ALERT_STATUSES:
         raise InputError(f"unknown status {status!r}; statuses: {', '.join(ALERT_STATUSES)}")
     if limit is not None and not (isinstance(limit, int) and 1 <= limit <= LIST_MAX):
         raise InputError(f"{n['limit']} must be 1 to {LIST_MAX:,} alerts, not {limit!r}")
+    if not (isinstance(offset, int) and 0 <= offset <= OFFSET_MAX):
+        raise InputError(f"{n['offset']} must be 0 to {OFFSET_MAX:,} alerts, not {offset!r}")
 
 
 def _feeder_cables(conn, city_id: str):
@@ -148,6 +155,7 @@ class AlertPage:
     city: str
     alerts: pd.DataFrame  # LIST_FIELDS
     total: int
+    offset: int = 0
 
     @property
     def shown(self) -> int:
@@ -159,6 +167,8 @@ class AlertPage:
 
 
 def _plain(v):
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple, np.ndarray)):
         return [_plain(x) for x in v]
     if v is None or v is pd.NaT:
@@ -172,6 +182,9 @@ def _plain(v):
     return v
 
 
+jsonable = _plain   # for a door that answers JSON: an evaluation's summary
+
+
 def box_districts(conn, city_id: str) -> pd.DataFrame:
     """box_id -> district, manager_id of the active plan (a box split by distribution point lists
     its districts and managers, comma-separated); empty when no plan is active."""
@@ -182,16 +195,10 @@ def box_districts(conn, city_id: str) -> pd.DataFrame:
     return ctx.groupby("box_id").agg(district=("district", join), manager_id=("manager_id", join))
 
 
-def list_alerts(engine: Engine, city: str | None = None, kind: str | None = None, status: str | None = None,
-                limit: int | None = LIST_DEFAULT) -> AlertPage:
-    """The city's alerts best first (at most `limit`; None: all), each with its box's district and
-    manager where a plan is active, and the total that match."""
-    check_listing(kind, status, limit)
-    with engine.connect() as conn:
-        city_id = store.resolve_city(conn, city)
-        df, total = store_alerts.list_alerts(conn, city_id, kind, status, limit)
-        ctx = box_districts(conn, city_id) if len(df) else None
-    df = pd.DataFrame(df.drop(columns="geometry"))
+def _shaped(df: pd.DataFrame, ctx: pd.DataFrame | None) -> pd.DataFrame:
+    """Stored alert rows as listed: the kind's figures out of `details`, and the district and
+    manager of each alert's box (None without an active plan); missing values None."""
+    df = pd.DataFrame(df)
     details = df.pop("details").map(lambda d: d or {})
     for f in _FROM_DETAILS:
         df[f] = details.map(lambda d, f=f: d.get(f))
@@ -201,7 +208,37 @@ def list_alerts(engine: Engine, city: str | None = None, kind: str | None = None
     else:
         df["district"] = df["manager_id"] = None
     df = df.reindex(columns=LIST_FIELDS).astype(object)
-    return AlertPage(city_id, df.where(df.notna(), None), total)
+    return df.where(df.notna(), None)
+
+
+def list_alerts(engine: Engine, city: str | None = None, kind: str | None = None, status: str | None = None,
+                limit: int | None = LIST_DEFAULT, offset: int = 0) -> AlertPage:
+    """The city's alerts best first (at most `limit` after the first `offset`; limit None: all),
+    each with its box's district and manager where a plan is active, and the total that match."""
+    check_listing(kind, status, limit, offset=offset)
+    with engine.connect() as conn:
+        city_id = store.resolve_city(conn, city)
+        # The store pages from the top: read through the page's end and drop the rows before it
+        # (the total is counted over every matching row either way).
+        df, total = store_alerts.list_alerts(conn, city_id, kind, status, None if limit is None else limit + offset)
+        df = df.iloc[offset:]
+        ctx = box_districts(conn, city_id) if len(df) else None
+    return AlertPage(city_id, _shaped(df.drop(columns="geometry").reset_index(drop=True), ctx), total, offset)
+
+
+def get_alert(engine: Engine, alert_id: str) -> dict:
+    """One alert as listed, with its city and its geometry (GeoJSON, EPSG:4326)."""
+    cols = [c for c in LIST_FIELDS if c not in ("district", "manager_id", *_FROM_DETAILS)] + ["details"]
+    with engine.connect() as conn:
+        res = conn.execute(text(f"SELECT {', '.join(cols)}, city_id, ST_AsGeoJSON(geometry) AS geometry "
+                                "FROM alerts WHERE id = :id"), {"id": alert_id})
+        df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+        if len(df) == 0:
+            raise NotFound(f"alert {alert_id!r} does not exist")
+        city_id, geometry = df.pop("city_id").iat[0], df.pop("geometry").iat[0]
+        ctx = box_districts(conn, city_id)
+    rec = AlertPage(city_id, _shaped(df, ctx if len(ctx) else None), 1).records()[0]
+    return {**rec, "city": city_id, "geometry": json.loads(geometry) if geometry else None}
 
 
 def step(engine: Engine, alert_id: str, to: str, actor: str, note: str | None = None) -> dict:
@@ -219,3 +256,8 @@ def history(engine: Engine, alert_id: str) -> pd.DataFrame:
                           {"a": alert_id}).scalar()
     h["at"] = pd.to_datetime(h["at"], utc=True).dt.tz_convert(tz or "UTC")
     return h
+
+
+def history_records(engine: Engine, alert_id: str) -> list[dict]:
+    """The history as JSON records: `at` ISO 8601 with the city's UTC offset."""
+    return [{k: _plain(v) for k, v in r.items()} for r in history(engine, alert_id).to_dict("records")]

@@ -2,12 +2,16 @@
 
 Every function checks its plain arguments first (values, vocabularies, output kinds), before it
 reads anything, so a bad request costs nothing and says why. Days and months are the city's
-local ones (`cities.timezone`)."""
+local ones (`cities.timezone`). Nothing here writes a file: a heatmap comes back as PNG bytes
+with its bounds or as contour bands, hotspots as cells with a summary; the CLI writes them to
+its --out file, the HTTP API answers them."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
-from pathlib import Path
+import math
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -22,9 +26,9 @@ from planning import faults, hotspots, kpi
 
 BY = {"box": "box_id", "district": "district", "manager": "manager_id", "community": "community_id",
       "office": "office_id"}
-HEATMAP_OUT = (".png", ".geojson", ".json", ".gpkg")
-CELLS_OUT = (".gpkg", ".geojson", ".json")
+HEATMAP_OUTPUTS = ("png", "contours")   # an image overlay, or banded polygons
 ON = ("hexagons", "boxes")
+MAX_LEVELS = 50
 
 
 def _check_filters(cause, cable_kind) -> None:
@@ -34,14 +38,63 @@ def _check_filters(cause, cable_kind) -> None:
                 raise InputError(f"unknown {what} {v!r}: expected one of {', '.join(allowed)}")
 
 
-def _check_out(out: Path, allowed: tuple[str, ...], what: str) -> None:
-    if Path(out).suffix.lower() not in allowed:
-        raise InputError(f"output {Path(out).name!r}: {what} are written as {' or '.join(allowed)}")
+def check_window(start, end) -> None:
+    """A window [start, end) of local days must not be empty."""
+    if start is not None and end is not None and pd.Timestamp(end) <= pd.Timestamp(start):
+        raise InputError(f"the window is empty: its end {end} is not after its start {start}")
 
 
 def _json_value(v):
     """A value for the JSON answer: None for a missing one (NaN is not JSON)."""
     return None if v is None or (isinstance(v, float) and v != v) or v is pd.NA else v
+
+
+def jsonable(v):
+    """Plain JSON values all the way down: numpy scalars as Python ones, NaN/NA/NaT as None,
+    days and instants ISO 8601, months 'YYYY-MM'."""
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [jsonable(x) for x in v]
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (np.integer, int)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, (pd.Timestamp, dt.datetime, dt.date)):
+        return v.isoformat()
+    if isinstance(v, pd.Period):
+        return str(v)
+    return v
+
+
+def feature_collection(gdf: gpd.GeoDataFrame, **members) -> dict:
+    """A GeoJSON FeatureCollection (EPSG:4326) of the frame, with extra top-level members
+    (a summary, a total); missing values are null."""
+    fc = json.loads(gdf.to_crs(4326).to_json(na="null", drop_id=True)) if len(gdf) else \
+        {"type": "FeatureCollection", "features": []}
+    return {**fc, **jsonable(members)}
+
+
+@dataclass
+class Heatmap:
+    """A fault surface: the summary, and the PNG overlay (+ its lon/lat bounds) or the contour
+    bands (EPSG:4326), as asked."""
+    summary: dict
+    grid: faults.DensityGrid
+    png: bytes | None = None
+    bounds_latlon: list | None = None
+    bands: gpd.GeoDataFrame | None = None
+
+
+@dataclass
+class Hotspots:
+    """Gi* places (EPSG:4326: H3 cells or box service areas) and what the summary says of them."""
+    cells: gpd.GeoDataFrame
+    summary: dict
 
 
 def load(engine: Engine, city: str | None, start, end, *, cause=None, cable_kind=None, district=None,
@@ -64,13 +117,26 @@ def months_between(start, end) -> float:
     return max((pd.Timestamp(end) - pd.Timestamp(start)).days / 30.44, 1e-9)
 
 
-def heatmap(engine: Engine, city, start: dt.date, end: dt.date, out: Path, *, rate=False, bandwidth=None, cell=None,
-            weight=None, cause=None, cable_kind=None, district=None, levels: int = 6) -> dict:
+def check_heatmap(*, bandwidth=None, cell=None, cause=None, cable_kind=None, output="png", levels=6) -> None:
     faults.check_options(bandwidth=bandwidth, cell=cell)
     _check_filters(cause, cable_kind)
-    _check_out(out, HEATMAP_OUT, "heatmaps (an overlay, or contour bands)")
+    if output not in HEATMAP_OUTPUTS:
+        raise InputError(f"a heatmap is a png overlay or contour bands, not {output!r}")
+    if not (isinstance(levels, (int, np.integer)) and 1 <= levels <= MAX_LEVELS):
+        raise InputError(f"contour levels must be 1 to {MAX_LEVELS}, not {levels!r}")
+
+
+def heatmap(engine: Engine, city, start: dt.date, end: dt.date, *, output: str = "png", rate=False, bandwidth=None,
+            cell=None, weight=None, cause=None, cable_kind=None, district=None, levels: int = 6) -> Heatmap:
+    """Kernel density (or faults per 100 lines per month) of the window's tickets, rendered as
+    `output`: "png" (an RGBA overlay and its [[south, west], [north, east]] bounds) or
+    "contours" (`levels` bands)."""
+    check_heatmap(bandwidth=bandwidth, cell=cell, cause=cause, cable_kind=cable_kind, output=output, levels=levels)
+    check_window(start, end)
     city_id, crs, _, t, lines, _ = load(engine, city, start, end, cause=cause, cable_kind=cable_kind,
                                         district=district, with_lines=rate)
+    if weight is not None and weight not in t.columns:
+        raise InputError(f"no weight column {weight!r} on the fault tickets (e.g. severity)")
     pts = t.to_crs(crs)
     if rate:
         grid = faults.rate_surface(pts, lines.to_crs(crs), bandwidth=bandwidth, cell=cell, weight=weight,
@@ -80,18 +146,13 @@ def heatmap(engine: Engine, city, start: dt.date, end: dt.date, out: Path, *, ra
     res = {"city": city_id, "faults": int(len(t)), "surface": grid.unit, "bandwidth_m": round(grid.bandwidth, 1),
            "cell_m": round(grid.cell, 1), "grid": list(grid.values.shape),
            "max": float(np.nanmax(grid.values)) if np.isfinite(grid.values).any() else 0.0}
-    suffix = out.suffix.lower()
-    if suffix == ".png":
-        res["bounds_latlon"] = grid.to_png(out)
-        out.with_suffix(".json").write_text(json.dumps({"bounds": res["bounds_latlon"], "unit": grid.unit}))
-    else:
-        bands = grid.contours(levels).to_crs(4326)
-        if out.exists():
-            out.unlink()
-        bands.to_file(out, driver="GeoJSON" if suffix != ".gpkg" else "GPKG")
-        res["bands"] = int(len(bands))
-    res["output"] = str(out)
-    return res
+    if output == "png":
+        buf = io.BytesIO()
+        res["bounds_latlon"] = grid.to_png(buf)   # matplotlib writes PNG to a file object
+        return Heatmap(res, grid, png=buf.getvalue(), bounds_latlon=res["bounds_latlon"])
+    bands = grid.contours(levels).to_crs(4326)
+    res["bands"] = int(len(bands))
+    return Heatmap(res, grid, bands=bands)
 
 
 def _owners(rows: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -111,7 +172,7 @@ def _with_owner(item: dict, owners: pd.DataFrame, key) -> dict:
     return item
 
 
-def box_hotspots(engine: Engine, city_id, crs, t, lines, ctx, out: Path, *, rate=True, alpha=0.05) -> dict:
+def box_hotspots(engine: Engine, city_id, crs, t, lines, ctx, *, rate=True, alpha=0.05) -> Hotspots:
     """Gi* on the boxes' service areas (Queen neighbours) instead of hexagons."""
     from gis.units import service_areas
     with engine.connect() as conn:
@@ -122,38 +183,37 @@ def box_hotspots(engine: Engine, city_id, crs, t, lines, ctx, out: Path, *, rate
                           barriers=barriers, crs=crs, simplify=60.0).rename(columns={"subscribers": "lines"})
     areas["faults"] = t.groupby("box_id").size().reindex(areas["box_id"]).fillna(0).to_numpy()
     hot = hotspots.gi_star(areas, "faults", rate_of="lines" if rate else None, alpha=alpha).to_crs(4326)
-    if out.exists():
-        out.unlink()
-    hot.to_file(out, driver="GPKG" if out.suffix.lower() == ".gpkg" else "GeoJSON")
     top = hot[hot["hot"]].sort_values("gi_z", ascending=False).head(10)
     # A box belongs to the district that holds most of its lines (a split box, to several).
     owners = _owners(store_tickets.with_context(pd.DataFrame(lines[["box_id", "dp_id"]]), ctx), "box_id")
-    return {"city": city_id, "faults": int(len(t)), "on": "box service areas, " + ("faults per line" if rate else
-            "fault counts"), "areas": int(len(hot)), "hot_boxes": int(hot["hot"].sum()),
-            "cold_boxes": int(hot["cold"].sum()), "fdr_p": hot.attrs.get("fdr_p"),
-            "boxes": [_with_owner({"box_id": b, "faults": int(f), "lines": int(n), "gi_z": round(float(z), 2)},
-                                  owners, b)
-                      for b, f, n, z in zip(top["box_id"], top["faults"], top["lines"], top["gi_z"])],
-            "output": str(out)}
+    return Hotspots(hot, {
+        "city": city_id, "faults": int(len(t)), "on": "box service areas, " + ("faults per line" if rate else
+        "fault counts"), "areas": int(len(hot)), "hot_boxes": int(hot["hot"].sum()),
+        "cold_boxes": int(hot["cold"].sum()), "fdr_p": jsonable(hot.attrs.get("fdr_p")),
+        "boxes": [_with_owner({"box_id": b, "faults": int(f), "lines": int(n), "gi_z": round(float(z), 2)},
+                              owners, b)
+                  for b, f, n, z in zip(top["box_id"], top["faults"], top["lines"], top["gi_z"])]})
 
 
-def check_hotspots(*, resolution=9, alpha=0.05, on="hexagons", out: Path | None = None) -> None:
+def check_hotspots(*, resolution=9, alpha=0.05, on="hexagons") -> None:
     if on not in ON:
         raise InputError(f"hotspots are computed on hexagons or boxes, not {on!r}")
     hotspots.check_resolution(resolution)
     hotspots.check_alpha(alpha)
-    if out is not None:
-        _check_out(out, CELLS_OUT, "hotspot cells")
 
 
-def hotspot_cells(engine: Engine, city, start: dt.date, end: dt.date, out: Path, *, resolution=9, rate=True,
-                  alpha=0.05, trend=False, on: str = "hexagons", cause=None, cable_kind=None, district=None) -> dict:
-    check_hotspots(resolution=resolution, alpha=alpha, on=on, out=out)
+def hotspot_cells(engine: Engine, city, start: dt.date, end: dt.date, *, resolution=9, rate=True,
+                  alpha=0.05, trend=False, on: str = "hexagons", cause=None, cable_kind=None,
+                  district=None) -> Hotspots:
+    """Gi* hotspots of the window's tickets on H3 cells (or box service areas), with the
+    boxes and cables in the hot ones and their districts; `trend` adds the emerging classes."""
+    check_hotspots(resolution=resolution, alpha=alpha, on=on)
     _check_filters(cause, cable_kind)
+    check_window(start, end)
     city_id, crs, tz, t, lines, ctx = load(engine, city, start, end, cause=cause, cable_kind=cable_kind,
                                            district=district, with_lines=True)
     if on == "boxes":
-        return box_hotspots(engine, city_id, crs, t, lines, ctx, out, rate=rate, alpha=alpha)
+        return box_hotspots(engine, city_id, crs, t, lines, ctx, rate=rate, alpha=alpha)
     cid = hotspots.cell_ids(t, resolution)
     cells = hotspots.hex_counts(t, resolution=resolution, lines=lines, cells=cid)
     hot = hotspots.gi_star(cells, "faults", rate_of="lines" if rate else None, alpha=alpha)
@@ -162,9 +222,6 @@ def hotspot_cells(engine: Engine, city, start: dt.date, end: dt.date, out: Path,
         em = hotspots.emerging(t, resolution=resolution, lines=lines, alpha=alpha, tz=tz)
         hot = hot.merge(pd.DataFrame(em.drop(columns="geometry"))[["cell", "n_hot", "trend_z", "trend_p", "pattern"]],
                         on="cell", how="left")
-    if out.exists():
-        out.unlink()
-    hot.to_file(out, driver="GPKG" if out.suffix.lower() == ".gpkg" else "GeoJSON")
     # Which boxes and cables the hot cells' faults are on, and whose districts they are.
     in_hot = np.isin(cid, hot.loc[hot["hot"], "cell"].to_numpy())
     z = dict(zip(hot["cell"], hot["gi_z"]))
@@ -175,9 +232,10 @@ def hotspot_cells(engine: Engine, city, start: dt.date, end: dt.date, out: Path,
     box_owners = _owners(store_tickets.with_context(pd.DataFrame(lines[["box_id", "dp_id"]]), ctx), "box_id")
     cable_owners = _owners(th, "cable_id")   # a cable's district: the one most of its hot faults are in
     top = hot[hot["hot"]].sort_values("gi_z", ascending=False)
-    return {"city": city_id, "faults": int(len(t)), "cells": int(len(hot)), "hot_cells": int(hot["hot"].sum()),
+    return Hotspots(hot, {
+            "city": city_id, "faults": int(len(t)), "cells": int(len(hot)), "hot_cells": int(hot["hot"].sum()),
             "cold_cells": int(hot["cold"].sum()), "on": "faults per line" if rate else "fault counts",
-            "fdr_p": fdr_p,
+            "fdr_p": jsonable(fdr_p),
             "strongest": [{"cell": c, "gi_z": round(float(zz), 2), "faults": int(f)}
                           for c, zz, f in zip(top["cell"][:10], top["gi_z"][:10], top["faults"][:10])],
             "boxes": [_with_owner({"box_id": b, "faults": int(r.faults), "gi_z": round(float(r.gi_z), 2)},
@@ -185,8 +243,7 @@ def hotspot_cells(engine: Engine, city, start: dt.date, end: dt.date, out: Path,
             "cables": [_with_owner({"cable_id": c, "kind": k, "faults": int(r.faults), "gi_z": round(float(r.gi_z), 2)},
                                    cable_owners, c)
                        for (c, k), r in cables.head(10).iterrows()],
-            **({"patterns": hot["pattern"].value_counts().to_dict()} if trend else {}),
-            "output": str(out)}
+            **({"patterns": jsonable(hot["pattern"].value_counts().to_dict())} if trend else {})})
 
 
 def kpi_column(by: str) -> str:
@@ -226,26 +283,28 @@ def scorecard(engine: Engine, city, by: str, month: str | None) -> pd.DataFrame:
     return kpi.kpis(t, per_line[[col, "connected_since"]], by=col, month=m, tz=tz)
 
 
-def check_file_hotspots(*, cell_size=None, alpha=0.05, out: Path | None = None) -> None:
+def kpi_records(engine: Engine, city, by: str, month: str | None) -> dict:
+    """The scorecard as JSON: one record per group and month (the city's own rows, group value
+    "(city)", last); a missing figure (no lines, no year before) is null."""
+    df = scorecard(engine, city, by, month)
+    return {"by": by, "group": str(df.columns[0]), "month": month, "rows": jsonable(df.to_dict("records"))}
+
+
+def check_file_hotspots(*, cell_size=None, alpha=0.05) -> None:
     if cell_size is not None:
         hotspots.resolution_for(cell_size)
     hotspots.check_alpha(alpha)
-    if out is not None:
-        _check_out(out, CELLS_OUT, "hotspot cells")
 
 
-def file_hotspots(events: gpd.GeoDataFrame, out: Path, *, weight=None, cell_size=None, alpha=0.05) -> dict:
-    check_file_hotspots(cell_size=cell_size, alpha=alpha, out=out)
+def file_hotspots(events: gpd.GeoDataFrame, *, weight=None, cell_size=None, alpha=0.05) -> Hotspots:
+    """Gi* hotspots of any point layer on H3 cells (column `events`: the count)."""
+    check_file_hotspots(cell_size=cell_size, alpha=alpha)
     res = hotspots.resolution_for(cell_size) if cell_size else 9
     cells = hotspots.hex_counts(events, resolution=res, weight=weight)
     hot = hotspots.gi_star(cells, "weight" if weight else "faults", alpha=alpha)
-    if out.exists():
-        out.unlink()
-    hot.rename(columns={"faults": "events"}).to_file(out, driver="GPKG" if out.suffix.lower() == ".gpkg" else "GeoJSON")
     best = hot.sort_values("gi_z", ascending=False).iloc[0]
     c = best.geometry.centroid
-    return {"events": int(len(events)), "cells": int(len(hot)), "h3_resolution": res,
-            "hot_cells": int(hot["hot"].sum()),
-            "strongest": {"lon": round(c.x, 6), "lat": round(c.y, 6), "gi_z": round(float(best["gi_z"]), 2),
-                          "p": float(best["gi_p"]), "significant": bool(best["hot"])},
-            "output": str(out)}
+    return Hotspots(hot.rename(columns={"faults": "events"}), {
+        "events": int(len(events)), "cells": int(len(hot)), "h3_resolution": res, "hot_cells": int(hot["hot"].sum()),
+        "strongest": {"lon": round(c.x, 6), "lat": round(c.y, 6), "gi_z": round(float(best["gi_z"]), 2),
+                      "p": float(best["gi_p"]), "significant": bool(best["hot"])}})

@@ -1,8 +1,10 @@
-"""The plans service: partition a city's boxes into a draft plan, activate it, read plans back.
+"""The plans service: partition a city's boxes into a draft plan, activate it, read plans back,
+their districts as GeoJSON, and what changes between two plans.
 
 `create_plan` checks every parameter that costs nothing to check (the estimator's own checks,
 run on the city's totals, and the names of columns, parents and plans) before the service
 areas are built, so a wrong number is refused in a fraction of a second, not after the work.
+`check_params` is that check alone, for a door that runs the work later (a background job).
 """
 from __future__ import annotations
 
@@ -19,6 +21,11 @@ from planning.partition import DistrictPartitioner, partition_units
 
 WORKLOADS = ("subscribers", "revenue", "faults", "area_km2")   # the columns city_units gives
 SLOW_KINDS = ("river", "rail", "motorway")
+# The steps `create_plan` reports through `progress`, in order, with the rough share of the
+# whole run done when each begins (the city-size demo, 148 districts: 11 s of service areas,
+# 8 s of partition, well under a second to save).
+BUILDING, PARTITIONING, SAVING = "building service areas", "partitioning", "saving the plan"
+STEPS = {BUILDING: 0.0, PARTITIONING: 0.55, SAVING: 0.97}
 
 
 @dataclass
@@ -37,6 +44,15 @@ class PlanParams:
     seed: int = 0
 
 
+def check_params(conn: Connection, city: str | None, params: PlanParams) -> dict:
+    """Every cheap check of a plan request (the city, the counts, the columns, the parents,
+    the previous plan, the estimator's own parameter rules), without building anything;
+    raises the error `create_plan` would raise, else returns {city, districts, parent_level}."""
+    city_id = store.resolve_city(conn, city)
+    k, level = _check(conn, city_id, params)
+    return {"city": city_id, "districts": k or None, "parent_level": level}
+
+
 def _check(conn: Connection, city: str, p: PlanParams) -> tuple[int, str | None]:
     """Every cheap check, before any data is read; returns (districts, parent level)."""
     subs, boxes = conn.execute(text("SELECT count(*), count(DISTINCT box_id) FROM subscribers WHERE city_id = :c"),
@@ -44,6 +60,11 @@ def _check(conn: Connection, city: str, p: PlanParams) -> tuple[int, str | None]
     if not subs:
         raise NotFound(f"city {city!r} has no subscribers to plan for")
     level = store_plans.parent_level(p.parent)
+    if p.districts is None and p.target_size is None and not p.parent_counts and p.previous is None:
+        raise InputError("say how many districts: a number of districts, a workload per district (target size), "
+                         "or district counts per parent area")
+    if p.districts is not None and p.target_size is not None:
+        raise InputError("give a number of districts or a workload per district (target size), not both")
     if isinstance(p.districts, int) and p.districts > 0:
         store_plans.check_district_count(p.districts, int(boxes))
     for what, cols in (("workload", p.weight or {}), ("limit", p.limits or {})):
@@ -87,18 +108,18 @@ def create_plan(engine: Engine, city: str | None, params: PlanParams,
         total = conn.execute(text("SELECT count(*) FROM subscribers WHERE city_id = :c"), {"c": city_id}).scalar()
         # Only boxes larger than a district are split by distribution point.
         split = total / k * (1 + params.tolerance) if k else None
-        say("building service areas")
+        say(BUILDING)
         units, network = store_plans.city_units(conn, city_id, split_above=split, districts=k or None,
                                                 slow=tuple(params.slow_barriers))
         if params.previous:
             units["previous"] = units["unit_id"].map(store_plans.previous_labels(conn, params.previous))
-    say("partitioning")
+    say(PARTITIONING)
     out_units, out_districts, report = partition_units(
         units, n_districts=params.districts, target_size=params.target_size, tolerance=params.tolerance,
         weight=params.weight, barriers=network, parent=level, previous="previous" if params.previous else None,
         limits=params.limits, max_radius=params.max_radius, parent_counts=params.parent_counts,
         random_state=params.seed, source=f"city {city_id}")
-    say("saving the plan")
+    say(SAVING)
     plan_id = store_plans.save_plan(engine, city_id, out_units, out_districts, report, parameters=asdict(params),
                                     name=params.name, previous=params.previous, parent_level=level,
                                     created_by=created_by)
@@ -106,6 +127,7 @@ def create_plan(engine: Engine, city: str | None, params: PlanParams,
 
 
 def activate(engine: Engine, plan_id: str) -> dict:
+    """Make a draft the city's active plan; the old one stays active if anything is wrong."""
     return store_plans.activate_plan(engine, plan_id)
 
 
@@ -115,3 +137,37 @@ def summary(conn: Connection, plan_id: str) -> dict:
 
 def list_plans(conn: Connection, city: str | None) -> list[dict]:
     return store_plans.list_plans(conn, store.resolve_city(conn, city))
+
+
+def districts_geojson(conn: Connection, plan_id: str) -> dict:
+    """The plan's districts as a GeoJSON FeatureCollection (EPSG:4326): id = the district's id,
+    properties code, subscribers, workload, deviation and the manager who owns it now."""
+    return {"type": "FeatureCollection", "plan_id": plan_id, "features": store_plans.district_features(conn, plan_id)}
+
+
+def diff(conn: Connection, plan_a: str, plan_b: str) -> dict:
+    """What changes from plan a to plan b of one city: every unit (a box, or box/dp where either
+    plan splits the box) whose district code differs, with its subscribers; the totals; and both
+    plans' metrics."""
+    a, b = (store_plans.plan_header(conn, p) for p in (plan_a, plan_b))
+    if a["city_id"] != b["city_id"]:
+        raise InputError(f"plan {plan_a!r} is a plan of city {a['city_id']!r} and plan {plan_b!r} of city "
+                         f"{b['city_id']!r}: only plans of one city can be compared")
+    units = store_plans.changed_units(conn, plan_a, plan_b)
+    total = store_plans.city_subscribers(conn, a["city_id"])
+    moved = sum(u["subscribers"] for u in units)
+    return {"city": a["city_id"], "a": _metrics(a), "b": _metrics(b),
+            "totals": {"units_moved": len(units), "boxes_moved": len({u["box_id"] for u in units}),
+                       "subscribers_moved": moved, "subscribers": total,
+                       "share": round(moved / total, 6) if total else 0.0},
+            "units": units}
+
+
+METRICS = ("n_districts", "max_deviation", "mean_deviation", "within_tolerance", "non_contiguous",
+           "polsby_popper_mean", "polsby_popper_min", "cut_edges", "churn", "runtime_s")
+
+
+def _metrics(plan: dict) -> dict:
+    rep = plan.get("report") or {}
+    return {"id": plan["id"], "name": plan["name"], "status": plan["status"],
+            **{k: rep[k] for k in METRICS if k in rep}}
