@@ -7,17 +7,12 @@ import json
 import pytest
 from sqlalchemy import text
 
-from api.services import districts as svc
-from api.services.plans import PlanParams, activate, create_plan
+
 
 
 @pytest.fixture(scope="module")
-def plan(engine, loaded_demo):
-    """A fresh active plan of the small demo, its districts matched to the demo's managers."""
-    res = create_plan(engine, loaded_demo, PlanParams(districts=4))
-    activate(engine, res["plan"])
-    svc.auto_assign(engine, loaded_demo, res["plan"])
-    return res["plan"]
+def plan(active_plan):
+    return active_plan
 
 
 def _owners(engine, plan):

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import secrets
 
-import httpx
 import pytest
 from pyproj import Transformer
 from sqlalchemy import text
 
 from gis import store
+from problems import problem as _problem
 
-PROBLEM = "application/problem+json"
 X0, Y0 = 700_000.0, 3_120_000.0
 TO_LL = Transformer.from_crs(32649, 4326, always_xy=True)
 
@@ -25,12 +24,6 @@ def pt(dx, dy):
     return f"ST_Transform(ST_SetSRID(ST_MakePoint({X0 + dx}, {Y0 + dy}), 32649), 4326)"
 
 
-def _problem(r: httpx.Response, status: int, *says: str) -> dict:
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body = r.json()
-    assert body["status"] == status and all(s in body["detail"] for s in says), body
-    return body
 
 
 @pytest.fixture(scope="module")

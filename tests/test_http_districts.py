@@ -7,26 +7,16 @@ import concurrent.futures as cf
 import httpx
 import pytest
 
-from api.services import districts as svc
-from api.services.plans import PlanParams, activate, create_plan
+from problems import problem as _problem
 
-PROBLEM = "application/problem+json"
+
 
 
 @pytest.fixture(scope="module")
-def plan(engine, loaded_demo):
-    res = create_plan(engine, loaded_demo, PlanParams(districts=4))
-    activate(engine, res["plan"])
-    svc.auto_assign(engine, loaded_demo, res["plan"])
-    return res["plan"]
+def plan(active_plan):
+    return active_plan
 
 
-def _problem(r: httpx.Response, status: int, says: str) -> dict:
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body = r.json()
-    assert body["status"] == status and body["title"] and says in body["detail"], body
-    return body
 
 
 def test_landing_and_health_answer_without_a_key(api_url):

@@ -7,18 +7,12 @@ import json
 
 import httpx
 import pytest
+from problems import problem as _problem
 
-PROBLEM = "application/problem+json"
 WINDOW = {"from": "2025-01-01", "to": "2025-07-01"}
 ALL = {"from": "2024-11-01", "to": "2026-11-01"}
 
 
-def _problem(r: httpx.Response, status: int, *says: str) -> dict:
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body = r.json()
-    assert body["status"] == status and all(s in body["detail"] for s in says), body
-    return body
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from sqlalchemy import text
 from api.services import districts as districts_svc
 from api.services import jobs
 from api.services.plans import PlanParams, activate, create_plan
+from problems import problem as _problem
 
-PROBLEM = "application/problem+json"
 # 60 districts of the small demo's 68 boxes: about 5 s of partitioning, long enough to cancel.
 SLOW = {"districts": 60}
 
@@ -30,12 +30,6 @@ def plans(engine, loaded_demo):
     return {"a": a, "b": b}
 
 
-def _problem(r: httpx.Response, status: int, says: str) -> dict:
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body = r.json()
-    assert body["status"] == status and body["title"] and says in body["detail"], body
-    return body
 
 
 def _wait(client: httpx.Client, url: str, until, timeout: float = 90.0) -> dict:
