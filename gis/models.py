@@ -193,6 +193,8 @@ class Subscriber(Base):
         ForeignKeyConstraint(["dp_id", "box_id"], ["distribution_points.id", "distribution_points.box_id"],
                              name="fk_subscribers_dp_box", onupdate="CASCADE"),
         CheckConstraint("monthly_revenue >= 0", name="revenue_nonnegative"),
+        # Address search (GET /lookup?address=): migration 0005 defines the function.
+        Index("ix_subscribers_address_tokens", text("pianqu_address_tokens(address)"), postgresql_using="gin"),
     )
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     city_id: Mapped[str] = _city()
