@@ -41,6 +41,12 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 
 
+def schema_revision(conn) -> str | None:
+    """The schema revision of the store a connection is on."""
+    from alembic.runtime.migration import MigrationContext
+    return MigrationContext.configure(conn).get_current_revision()
+
+
 def current_revision(url: str | None = None) -> str | None:
     from alembic.runtime.migration import MigrationContext
     with engine(url).connect() as conn:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import text
+
+from gis.db import schema_revision
 
 from ..problems import problem
 
@@ -25,7 +26,7 @@ def landing(request: Request) -> dict:
 def health(request: Request):
     try:
         with request.app.state.engine.connect() as conn:
-            rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            rev = schema_revision(conn)
     except Exception as e:  # any failure to reach the store means "not healthy"
         return problem(503, f"the store is not reachable: {type(e).__name__}")
     return {"status": "ok", "schema": rev}
