@@ -15,6 +15,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from .errors import InputError
+from .store import read_layer
 
 SRID = 4326
 
@@ -111,11 +112,10 @@ def with_context(frame: pd.DataFrame, ctx: pd.DataFrame) -> pd.DataFrame:
 def lines(conn: Connection, city: str) -> gpd.GeoDataFrame:
     """Every subscriber line with its box, dp and the day it was connected, for rate surfaces
     and KPI denominators (the lines of a month are those connected by its end)."""
-    df = _frame(conn, "SELECT id, box_id, dp_id, connected_since, ST_AsBinary(geometry) AS g FROM subscribers "
-                      "WHERE city_id = :c", {"c": city})
-    geom = shapely.from_wkb([bytes(g) for g in df.pop("g")]) if len(df) else []
-    df["connected_since"] = pd.to_datetime(df["connected_since"])
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geom, crs=SRID))
+    # COPY out and Arrow (gis.store): 700,000 lines in a few seconds, not row by row.
+    out = read_layer(conn, "subscribers", city, ["id", "box_id", "dp_id", "connected_since"])
+    out["connected_since"] = pd.to_datetime(out["connected_since"])
+    return out
 
 
 def tickets(conn: Connection, city: str, start: dt.date | str | None = None, end: dt.date | str | None = None,
