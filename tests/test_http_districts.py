@@ -148,3 +148,9 @@ def test_user_add_prints_the_key_alone_on_its_last_line_and_refuses_nonsense(cli
         assert r.returncode == 2 and says in r.stderr, r.stderr
     assert cli("user", "revoke", "cli-planner").returncode == 0
     assert httpx.get(f"{api_url}/managers", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+
+
+def test_a_body_too_large_is_refused_before_it_is_read(http, plan):
+    r = http().put(f"/districts/{plan}-D001/manager", content=b"{" + b" " * 2_100_000 + b"}",
+                   headers={"If-Match": "*", "Content-Type": "application/json"})
+    _problem(r, 413, "larger than 2 MB")
