@@ -153,7 +153,8 @@ def _refused(r, *words):
             and all(w in lines[0] for w in words))
 
 
-def test_bad_dates_and_options_are_refused_before_any_work(cli, loaded_demo, tmp_path):
+def test_bad_dates_and_options_are_refused_before_any_work(run_cli, loaded_demo, tmp_path):
+    cli = run_cli   # in-process: the same main(), without an interpreter start-up per case
     out = tmp_path / "x.geojson"
     window = ("--from", "2025-01-01", "--to", "2025-07-01")
     # A city that does not exist: the option is refused first, so no work was begun.
