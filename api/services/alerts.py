@@ -4,9 +4,7 @@ alerts (one transaction), with a reason for every alert it closes; lists them be
 district and manager of each alert's box, and the total; moves them through their life cycle."""
 from __future__ import annotations
 
-import datetime as dt
 import json
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +17,8 @@ from gis import tickets as store_tickets
 from gis.errors import InputError, NotFound
 from gis.models import ALERT_STATUSES
 from planning.opportunities import KINDS, MAX_HORIZON_MONTHS, Scan, check_parameters, evaluate
+
+from .values import jsonable
 
 LIST_DEFAULT = 50
 LIST_MAX = 10_000  # a page beyond this is an export, not a list to read
@@ -163,26 +163,7 @@ class AlertPage:
 
     def records(self) -> list[dict]:
         """JSON-ready: missing values are None (never NaN), times ISO 8601."""
-        return [{k: _plain(v) for k, v in r.items()} for r in self.alerts.to_dict("records")]
-
-
-def _plain(v):
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return [_plain(x) for x in v]
-    if v is None or v is pd.NaT:
-        return None
-    if isinstance(v, (pd.Timestamp, dt.datetime, dt.date)):
-        return v.isoformat()
-    if isinstance(v, (np.integer, np.bool_)):
-        return v.item()
-    if isinstance(v, (float, np.floating)):
-        return float(v) if math.isfinite(v) else None
-    return v
-
-
-jsonable = _plain   # for a door that answers JSON: an evaluation's summary
+        return [{k: jsonable(v) for k, v in r.items()} for r in self.alerts.to_dict("records")]
 
 
 def box_districts(conn, city_id: str) -> pd.DataFrame:
@@ -260,4 +241,4 @@ def history(engine: Engine, alert_id: str) -> pd.DataFrame:
 
 def history_records(engine: Engine, alert_id: str) -> list[dict]:
     """The history as JSON records: `at` ISO 8601 with the city's UTC offset."""
-    return [{k: _plain(v) for k, v in r.items()} for r in history(engine, alert_id).to_dict("records")]
+    return [{k: jsonable(v) for k, v in r.items()} for r in history(engine, alert_id).to_dict("records")]

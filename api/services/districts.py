@@ -24,6 +24,8 @@ from gis.errors import InputError, PianquError
 from gis.tickets import city_timezone
 from gis.validate import Problems
 
+from .values import jsonable
+
 # The automatic matching: metres a manager would rather travel than leave his own community.
 COMMUNITY_PENALTY_M = 20_000.0
 
@@ -123,7 +125,7 @@ def district_list(conn: Connection, city: str | None, plan: str | None = None) -
         f = figs.loc[r["district_id"]] if r["district_id"] in figs.index else None
         rows.append({"id": r["district_id"], "code": r["code"], "plan_id": plan_id, "manager_id": r["manager_id"],
                      "manager_name": r["manager_name"], "subscribers": int(r["subscribers"]),
-                     "workload": float(r["workload"]), "deviation": _num(r["deviation"]),
+                     "workload": float(r["workload"]), "deviation": jsonable(r["deviation"]),
                      "boxes": 0 if f is None else int(f["boxes"]), "open_faults": 0 if f is None else int(f["open_faults"])})
     return {"plan_id": plan_id, "districts": rows}
 
@@ -135,8 +137,8 @@ def district_detail(conn: Connection, district: str) -> dict:
     now = dt.datetime.now(dt.timezone.utc)
     current = next((h for h in hist if h["valid_from"] <= now and (h["valid_to"] is None or h["valid_to"] > now)), None)
     return {"id": d.id, "code": d.code, "plan_id": d.plan_id, "plan_status": d.status, "city": d.city_id,
-            "subscribers": int(d.subscribers), "workload": float(d.workload), "deviation": _num(d.deviation),
-            "revenue": _num(d.revenue), "boxes": store.district_boxes(conn, district),
+            "subscribers": int(d.subscribers), "workload": float(d.workload), "deviation": jsonable(d.deviation),
+            "revenue": jsonable(d.revenue), "boxes": store.district_boxes(conn, district),
             "open_faults": int(figs["open_faults"].sum()) if len(figs) else 0,
             "alerts": store.district_alerts(conn, district),
             "manager": None if current is None else {k: current[k] for k in ("manager_id", "manager_name",
@@ -162,10 +164,6 @@ def set_manager(conn: Connection, district: str, manager_id: str, *, start: dt.d
 
 class Stale(PianquError):
     status = 412
-
-
-def _num(v):
-    return None if v is None or (isinstance(v, float) and v != v) else float(v)
 
 
 COLUMNS = {"district": ("district", "district_code", "code"), "manager_id": ("manager_id", "manager"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import math
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -23,6 +22,8 @@ from gis import tickets as store_tickets
 from gis.errors import InputError
 from gis.models import CABLE_KINDS, FAULT_CAUSES
 from planning import faults, hotspots, kpi
+
+from .values import jsonable
 
 BY = {"box": "box_id", "district": "district", "manager": "manager_id", "community": "community_id",
       "office": "office_id"}
@@ -42,33 +43,6 @@ def check_window(start, end) -> None:
     """A window [start, end) of local days must not be empty."""
     if start is not None and end is not None and pd.Timestamp(end) <= pd.Timestamp(start):
         raise InputError(f"the window is empty: its end {end} is not after its start {start}")
-
-
-def _json_value(v):
-    """A value for the JSON answer: None for a missing one (NaN is not JSON)."""
-    return None if v is None or (isinstance(v, float) and v != v) or v is pd.NA else v
-
-
-def jsonable(v):
-    """Plain JSON values all the way down: numpy scalars as Python ones, NaN/NA/NaT as None,
-    days and instants ISO 8601, months 'YYYY-MM'."""
-    if isinstance(v, dict):
-        return {str(k): jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return [jsonable(x) for x in v]
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, (np.bool_, bool)):
-        return bool(v)
-    if isinstance(v, (np.integer, int)):
-        return int(v)
-    if isinstance(v, (np.floating, float)):
-        return float(v) if math.isfinite(v) else None
-    if isinstance(v, (pd.Timestamp, dt.datetime, dt.date)):
-        return v.isoformat()
-    if isinstance(v, pd.Period):
-        return str(v)
-    return v
 
 
 def feature_collection(gdf: gpd.GeoDataFrame, **members) -> dict:
@@ -167,8 +141,8 @@ def _owners(rows: pd.DataFrame, key: str) -> pd.DataFrame:
 
 def _with_owner(item: dict, owners: pd.DataFrame, key) -> dict:
     row = owners.loc[key] if key in owners.index else None
-    item["district"] = None if row is None else _json_value(row["district"])
-    item["manager_id"] = None if row is None else _json_value(row["manager_id"])
+    item["district"] = None if row is None else jsonable(row["district"])
+    item["manager_id"] = None if row is None else jsonable(row["manager_id"])
     return item
 
 
