@@ -14,6 +14,8 @@ from ..deps import anyone, read
 
 router = APIRouter(tags=["features"])
 GEOJSON = "application/geo+json"
+# `collectionId`, the standard's own name for it: GDAL looks up the items path by it to read the
+# page size (the `limit` maximum) from the OpenAPI document.
 Name = Annotated[str, Path(description="Collection id, e.g. boxes, subscribers, districts.")]
 
 
@@ -35,24 +37,24 @@ def collections(request: Request, conn: Connection = Depends(read), user: User =
     return svc.collections_doc(conn, _base(request))
 
 
-@router.get("/collections/{name}", summary="One collection")
-def collection(name: Name, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone)) -> dict:
+@router.get("/collections/{collectionId}", summary="One collection")
+def collection(collectionId: Name, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone)) -> dict:
     from gis.features import collection as find
-    return svc.collection_doc(conn, find(name), _base(request))
+    return svc.collection_doc(conn, find(collectionId), _base(request))
 
 
-@router.get("/collections/{name}/queryables", summary="The properties a filter may use (JSON Schema)")
-def queryables(name: Name, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone)):
+@router.get("/collections/{collectionId}/queryables", summary="The properties a filter may use (JSON Schema)")
+def queryables(collectionId: Name, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone)):
     from gis.features import collection as find
-    return Response(__import__("json").dumps(svc.queryables(conn, find(name), _base(request))),
+    return Response(__import__("json").dumps(svc.queryables(conn, find(collectionId), _base(request))),
                     media_type="application/schema+json")
 
 
-@router.get("/collections/{name}/items", response_class=Response,
+@router.get("/collections/{collectionId}/items", response_class=Response,
             summary="Features of a collection: bbox, datetime, attribute filters (?kind=trunk), properties, "
                     "sortby, crs; paged with next/prev links",
             responses={200: {"content": {GEOJSON: {}}}})
-def items(name: Name, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone),
+def items(collectionId: Name, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone),
           limit: Annotated[int, Query(ge=1, le=svc.MAX_LIMIT, description="Page size.")] = svc.DEFAULT_LIMIT,
           offset: Annotated[int, Query(ge=0)] = 0,
           bbox: Annotated[Optional[str], Query(description="minx,miny,maxx,maxy (in bbox-crs, default CRS84)")] = None,
@@ -62,13 +64,13 @@ def items(name: Name, request: Request, conn: Connection = Depends(read), user: 
           properties: Annotated[Optional[str], Query(description="Comma-separated properties to return.")] = None,
           sortby: Annotated[Optional[str], Query(description="e.g. -year_laid,id")] = None,
           plan: Annotated[Optional[str], Query(description="districts: the plan (default: the active ones).")] = None):
-    body, out = svc.items_page(conn, name, dict(request.query_params), _base(request))
+    body, out = svc.items_page(conn, collectionId, dict(request.query_params), _base(request))
     return _geojson(body, out)
 
 
-@router.get("/collections/{name}/items/{item_id}", response_class=Response, summary="One feature",
+@router.get("/collections/{collectionId}/items/{item_id}", response_class=Response, summary="One feature",
             responses={200: {"content": {GEOJSON: {}}}})
-def item(name: Name, item_id: str, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone),
+def item(collectionId: Name, item_id: str, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone),
          crs: Annotated[Optional[str], Query()] = None, plan: Annotated[Optional[str], Query()] = None):
-    body, out = svc.item_doc(conn, name, item_id, dict(request.query_params))
+    body, out = svc.item_doc(conn, collectionId, item_id, dict(request.query_params))
     return _geojson(body, out)
