@@ -19,7 +19,7 @@ DEFAULT_LIMIT = 10
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 # Parameters of an items request that are not attribute filters.
-RESERVED = {"bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "properties", "sortby", "f", "plan",
+RESERVED = {"bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "after", "properties", "sortby", "f", "plan",
             "filter", "filter-lang", "filter-crs"}
 
 CONFORMANCE = [
@@ -124,7 +124,7 @@ def parse_query(conn: Connection, coll: store.Collection, params: dict[str, str]
         raise InputError("filter (CQL2) is not offered yet; use attribute filters such as ?kind=trunk")
     q = store.Query(bbox=_bbox(params.get("bbox"), bbox_crs), bbox_srid=bbox_crs.srid, filters=filters,
                     time=_datetime(params.get("datetime")), properties=props, sortby=sortby, limit=limit,
-                    offset=offset, srid=out.srid, flip=out.flip, plan=params.get("plan"))
+                    offset=offset, srid=out.srid, flip=out.flip, plan=params.get("plan"), after=params.get("after"))
     return q, out
 
 
@@ -162,15 +162,21 @@ def items_page(conn: Connection, name: str, params: dict[str, str], base: str) -
     from urllib.parse import urlencode
     coll = store.collection(name)
     q, crs = parse_query(conn, coll, params)
-    features, returned, matched, exact = store.items(conn, coll, q)
+    page = store.items(conn, coll, q)
     href = f"{base}/collections/{name}/items"
     links = [{"rel": "self", "type": "application/geo+json", "href": f"{href}?{urlencode(params)}"}]
-    if q.offset + returned < matched:
+    if page.returned == q.limit and not q.sortby and not q.offset:
+        # Keyset: the next page starts after the last id (as cheap deep in a layer as at its start).
+        nxt = {k: v for k, v in params.items() if k != "offset"}
+        links.append({"rel": "next", "type": "application/geo+json",
+                      "href": f"{href}?{urlencode({**nxt, 'after': page.last_id})}"})
+    elif q.after is None and q.offset + page.returned < page.matched:
         links.append({"rel": "next", "type": "application/geo+json",
                       "href": f"{href}?{urlencode({**params, 'offset': q.offset + q.limit})}"})
     if q.offset > 0:
         links.append({"rel": "prev", "type": "application/geo+json",
                       "href": f"{href}?{urlencode({**params, 'offset': max(q.offset - q.limit, 0)})}"})
+    features, returned, matched, exact = page.features, page.returned, page.matched, page.exact
     head = {"type": "FeatureCollection", "numberReturned": returned, "numberMatched": matched,
             "timeStamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "links": links}
     if not exact:
