@@ -234,11 +234,18 @@ def _weights(points, weight) -> np.ndarray:
     return v
 
 
+MIN_METRES, MAX_METRES = 1.0, 50_000.0
+
+
 def check_options(*, bandwidth=None, cell=None) -> None:
     """What can be said of a bandwidth and a cell before any data is read."""
     for name, v in (("bandwidth", bandwidth), ("cell size", cell)):
         if v is not None and not (isinstance(v, numbers.Real) and np.isfinite(v) and v > 0):
             raise InputError(f"{name} must be a positive number of metres, not {v!r}")
+        # A fault's place is known to a metre or so, and a city is tens of km across: outside
+        # these bounds a value is a slip (5e-324 m would ask for a grid too large to count).
+        if v is not None and not MIN_METRES <= v <= MAX_METRES:
+            raise InputError(f"{name} must be between {MIN_METRES:g} and {MAX_METRES:,.0f} metres, not {v!r}")
 
 
 def filter_tickets(tickets: pd.DataFrame, *, start=None, end=None, cause=None, cable_kind=None,

@@ -180,7 +180,12 @@ class DistrictPartitioner:
         else:
             if not (self.target_size and self.target_size > 0 and np.isfinite(self.target_size)):
                 raise InputError(f"target_size must be a positive number, not {self.target_size!r}")
-            k = max(1, int(round(total / self.target_size)))
+            ratio = total / self.target_size
+            if not np.isfinite(ratio) or ratio > n + 0.5:   # a tiny target would ask for more districts than units
+                raise InfeasiblePlan(f"a target size of {self.target_size:g} per district makes {ratio:.3g} districts "
+                                     f"of {n} units: a district is at least one whole unit, so the target size must "
+                                     f"be at least {total / n:,.0f}")
+            k = max(1, int(round(ratio)))
         if k > n:
             raise InfeasiblePlan(f"{k} districts asked of {n} units: a district is at least one whole unit; "
                                  f"at most {n} districts are possible")

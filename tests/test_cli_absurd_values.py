@@ -37,6 +37,7 @@ CASES = [
     ("plan", "create", "--districts", "3", "--tolerance", "-1"),
     ("plan", "create", "--districts", "3", "--tolerance", "5"),
     ("plan", "create", "--target-size", "0"),
+    ("plan", "create", "--target-size", "5e-324"),   # found by schemathesis: a 500
     ("plan", "create", "--districts", "3", "--max-radius", "-10"),
     ("plan", "create", "--districts", "3", "--parent", "planets"),
     ("plan", "create", "--districts", "3", "--previous", "no-such-plan"),
@@ -73,6 +74,8 @@ CASES = [
     ("faults", "heatmap", *W, "--out", "{tmp}/h.png", "--bandwidth", "0"),
     ("faults", "heatmap", *W, "--out", "{tmp}/h.png", "--bandwidth", "-5"),
     ("faults", "heatmap", *W, "--out", "{tmp}/h.png", "--cell", "0"),
+    ("faults", "heatmap", *W, "--out", "{tmp}/h.png", "--cell", "5e-324"),   # found by schemathesis: a 500
+    ("faults", "heatmap", *W, "--out", "{tmp}/h.png", "--bandwidth", "1e9"),
     ("faults", "heatmap", *W, "--out", "{tmp}/h.txt"),
     ("faults", "heatmap", *W, "--out", "{tmp}/h.png", "--district", "D999"),
     ("faults", "hotspots", *W, "--out", "{tmp}/h.gpkg", "--resolution", "99"),
