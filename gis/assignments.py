@@ -72,11 +72,12 @@ def manager(conn: Connection, manager_id: str):
     return row
 
 
-def district_row(conn: Connection, district: str):
+def district_row(conn: Connection, district: str, lock: bool = False):
     row = conn.execute(text(
         "SELECT d.id, d.code, d.plan_id, p.city_id, p.status, d.subscribers, d.workload, "
         "(d.totals->>'deviation')::float AS deviation, (d.totals->>'revenue')::float AS revenue "
-        "FROM districts d JOIN district_plans p ON p.id = d.plan_id WHERE d.id = :d"), {"d": district}).first()
+        "FROM districts d JOIN district_plans p ON p.id = d.plan_id WHERE d.id = :d"
+        + (" FOR UPDATE OF d" if lock else "")), {"d": district}).first()
     if row is None:
         raise NotFound(f"district {district!r} does not exist")
     return row
@@ -157,12 +158,7 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def lock_district(conn: Connection, district: str):
     """The district's row, locked for the rest of the transaction (two reassignments queue)."""
-    row = conn.execute(text("SELECT d.id, d.code, d.plan_id, p.city_id, p.status FROM districts d "
-                            "JOIN district_plans p ON p.id = d.plan_id WHERE d.id = :d FOR UPDATE OF d"),
-                       {"d": district}).first()
-    if row is None:
-        raise NotFound(f"district {district!r} does not exist")
-    return row
+    return district_row(conn, district, lock=True)
 
 
 def history(conn: Connection, district: str) -> list[dict]:

@@ -81,7 +81,8 @@ def test_an_assignments_file_is_applied_whole_or_not_at_all(cli, engine, plan, t
     r = cli("import", "assignments", bad)
     assert r.returncode == 2 and "bad.csv row 3" in r.stderr and "nobody" in r.stderr, r.stderr
     with engine.connect() as conn:
-        n = conn.execute(text("SELECT count(*) FROM district_assignments WHERE valid_from >= '2031-01-01'")).scalar()
+        n = conn.execute(text("SELECT count(*) FROM district_assignments a JOIN districts d ON d.id = a.district_id "
+                              "WHERE d.plan_id = :p AND a.valid_from >= '2031-01-01'"), {"p": plan}).scalar()
     assert n == 0   # the two good rows were not written either
     good = tmp_path / "swap.csv"
     good.write_text(f"district,manager_id,from\nD003,{b},2031-03-01\nD004,{a},2031-03-01\n")

@@ -2,9 +2,6 @@
 rejected with a message that names the file, the row and the problem, writing nothing."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 
 import geopandas as gpd
 import numpy as np
@@ -279,20 +276,17 @@ def test_a_cities_layer_gets_its_utm_zone(engine, tmp_path):
         store.delete_city(engine, "zz-city")
 
 
-def test_cli_reports_bad_input_on_one_line_and_exits_2(engine, db_url, city, tmp_path):
+def test_cli_reports_bad_input_on_one_line_and_exits_2(engine, cli, city, tmp_path):
     g = new_boxes(city)
     g.loc[1, "used"] = 9999
     path = tmp_path / "boxes.geojson"
     write_file(g, path)
-    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "200"}
-    r = subprocess.run([sys.executable, "-m", "api.cli", "import", "boxes", str(path), "--city", city],
-                       capture_output=True, text=True, env=env)
+    r = cli("import", "boxes", path, "--city", city)
     assert r.returncode == 2, r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "boxes.geojson row 2" in lines[0] and "used exceeds capacity" in lines[0], r.stderr
     assert box_count(engine, city) == 2
-    ok = subprocess.run([sys.executable, "-m", "api.cli", "import", "boxes", str(path), "--city", city,
-                         "--map", "nope=used"], capture_output=True, text=True, env=env)
+    ok = cli("import", "boxes", path, "--city", city, "--map", "nope=used")
     assert ok.returncode == 2 and "column mapping names columns the file does not have: nope" in ok.stderr
 
 
@@ -345,12 +339,10 @@ def test_unclosed_ring_is_named_by_row_like_any_invalid_geometry(engine, city, t
         assert store.counts(conn, city)["admin_areas"] == before
 
 
-def test_cli_says_only_the_row_error_for_an_unclosed_ring(engine, db_url, city, tmp_path):
+def test_cli_says_only_the_row_error_for_an_unclosed_ring(engine, cli, city, tmp_path):
     path = tmp_path / "areas.geojson"
     _write_areas_with_raw_rings(path, [SQUARE, UNCLOSED])
-    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "200"}
-    r = subprocess.run([sys.executable, "-m", "api.cli", "import", "areas", str(path), "--city", city],
-                       capture_output=True, text=True, env=env)
+    r = cli("import", "areas", path, "--city", city)
     assert r.returncode == 2
     # No RuntimeWarning from GDAL, no traceback: the one error line.
     assert r.stderr.strip() == "error: areas.geojson row 2 (id A2): geometry is invalid: ring is not closed", r.stderr
@@ -382,14 +374,12 @@ def test_every_bad_row_is_a_problem_line_with_each_kind_of_mistake_first(engine,
     assert sorted(int(p.split(" row ")[1].split(" ")[0]) for p in probs if "used" in p) == list(range(1, 26))
 
 
-def test_cli_lists_twenty_problems_and_counts_the_rest(engine, db_url, city, tmp_path):
+def test_cli_lists_twenty_problems_and_counts_the_rest(engine, cli, city, tmp_path):
     g = new_boxes(city, n=25)
     g["used"] = 9999 + np.arange(25)  # 25 distinct bad rows
     path = tmp_path / "boxes.geojson"
     write_file(g, path)
-    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "200"}
-    r = subprocess.run([sys.executable, "-m", "api.cli", "import", "boxes", str(path), "--city", city],
-                       capture_output=True, text=True, env=env)
+    r = cli("import", "boxes", path, "--city", city)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.splitlines()
     assert lines[0] == (f"error: boxes.geojson row 1 (id {city}-NB0): used exceeds capacity "
