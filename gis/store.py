@@ -164,18 +164,27 @@ def check_references(conn: Connection, lay: Layer, gdf: gpd.GeoDataFrame, source
 
 def import_layer(engine: Engine, lay: Layer, gdf: gpd.GeoDataFrame, *, source: str) -> dict:
     """Upsert prepared rows (see gis.validate.prepare) in one transaction; returns counts."""
+    with engine.begin() as conn:
+        return upsert(conn, lay, gdf, source=source)
+
+
+def upsert(conn: Connection, lay: Layer, gdf: gpd.GeoDataFrame, *, source: str, insert_only: bool = False) -> dict:
+    """Upsert prepared rows on `conn` (the caller's transaction: an API edit and its tile-cache
+    invalidation commit together). `insert_only`: an id already stored is an error, not an update."""
     cols = _columns(lay, gdf)
     update = [c for c in cols if c != "id"]
     col_sql = ", ".join(f'"{c}"' for c in cols)
     set_sql = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update) or '"id" = EXCLUDED."id"'
+    conflict = "DO NOTHING" if insert_only else f"DO UPDATE SET {set_sql}"
     try:
-        with engine.begin() as conn:
+        with conn.begin_nested():
             check_references(conn, lay, gdf, source)
             conn.execute(text(f'CREATE TEMP TABLE _stage (LIKE "{lay.name}" INCLUDING DEFAULTS) ON COMMIT DROP'))
             _copy(conn, "_stage", gdf, cols)
             res = conn.execute(text(
                 f'INSERT INTO "{lay.name}" ({col_sql}) SELECT {col_sql} FROM _stage '
-                f'ON CONFLICT (id) DO UPDATE SET {set_sql} RETURNING (xmax = 0)')).scalars().all()
+                f'ON CONFLICT (id) {conflict} RETURNING (xmax = 0)')).scalars().all()
+            conn.execute(text("DROP TABLE _stage"))
     except (IntegrityError, DataError) as e:
         raise _integrity(e, source) from None
     inserted = int(sum(res))

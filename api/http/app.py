@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from . import problems
-from .routers import alerts, districts, faults, features, home, jobs, lookup, managers, plans, reports, tiles
+from .routers import alerts, districts, edits, faults, features, home, jobs, lookup, managers, plans, reports, tiles
 
 MAX_BODY = 2_000_000
 
@@ -31,6 +31,6 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         if size is not None and (not size.isdigit() or int(size) > MAX_BODY):
             return problems.problem(413, f"the request body is larger than {MAX_BODY // 1_000_000} MB")
         return await call_next(request)
-    for r in (home, features, lookup, districts, managers, plans, jobs, faults, alerts, reports, tiles):
+    for r in (home, features, edits, lookup, districts, managers, plans, jobs, faults, alerts, reports, tiles):
         app.include_router(r.router)
     return app

@@ -1,4 +1,5 @@
-"""The features service: OGC API - Features (Part 1 core, Part 2 CRS) over the stored layers.
+"""The features service: OGC API - Features (Part 1 core, Part 2 CRS, Part 3 CQL2 filters) over
+the stored layers.
 
 It parses the standard's query parameters into a `gis.features.Query` (once, before any SQL,
 with errors that name the parameter), and builds the documents: landing links, conformance,
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from gis import cql
 from gis import features as store
 from gis.errors import InputError
 
@@ -30,7 +32,23 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/sortables",
+    # Part 3 and CQL2 (QGIS sends a filter to the server only when it sees filter, features-filter,
+    # basic-cql2 and cql2-text; with the others it also sends LIKE/BETWEEN/IN, CASEI, S_INTERSECTS).
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/property-property",
 ]
+FILTER_LANGS = ("cql2-text",)
 
 
 @dataclass(frozen=True)
@@ -120,12 +138,25 @@ def parse_query(conn: Connection, coll: store.Collection, params: dict[str, str]
             desc = s.startswith("-")
             sortby.append((s.lstrip("+-"), desc))
     filters = {k: v for k, v in params.items() if k not in RESERVED}
-    if "filter" in params:
-        raise InputError("filter (CQL2) is not offered yet; use attribute filters such as ?kind=trunk")
+    flt = _filter(conn, coll, params)
     q = store.Query(bbox=_bbox(params.get("bbox"), bbox_crs), bbox_srid=bbox_crs.srid, filters=filters,
                     time=_datetime(params.get("datetime")), properties=props, sortby=sortby, limit=limit,
-                    offset=offset, srid=out.srid, flip=out.flip, plan=params.get("plan"), after=params.get("after"))
+                    offset=offset, srid=out.srid, flip=out.flip, plan=params.get("plan"), after=params.get("after"),
+                    cql=flt)
     return q, out
+
+
+def _filter(conn: Connection, coll: store.Collection, params: dict[str, str]) -> cql.Filter | None:
+    """`filter` (CQL2 text) compiled against the collection's queryables; geometry literals in
+    `filter-crs` (default CRS84) or their own EWKT SRID, one of the offered CRSs."""
+    lang = params.get("filter-lang", "cql2-text")
+    if lang not in FILTER_LANGS:
+        raise InputError(f"filter-lang {lang!r} is not offered; use one of {', '.join(FILTER_LANGS)}")
+    fcrs = parse_crs(conn, params.get("filter-crs"), "filter-crs")
+    if "filter" not in params:
+        return None
+    srids = [parse_crs(conn, uri).srid for uri in crs_list(conn)]
+    return cql.compile(params["filter"], coll, srid=fcrs.srid, flip=fcrs.flip, srids=srids)
 
 
 def collection_doc(conn: Connection, coll: store.Collection, base: str) -> dict:
@@ -135,7 +166,8 @@ def collection_doc(conn: Connection, coll: store.Collection, base: str) -> dict:
             "links": [{"rel": "self", "type": "application/json", "href": href},
                       {"rel": "items", "type": "application/geo+json", "href": f"{href}/items"},
                       {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": "application/schema+json",
-                       "href": f"{href}/queryables"}]}
+                       "href": f"{href}/queryables"},
+                      {"rel": "describedby", "type": "application/schema+json", "href": f"{href}/schema"}]}
 
 
 def collections_doc(conn: Connection, base: str) -> dict:
@@ -149,9 +181,15 @@ _SCHEMA = {"int": {"type": "integer"}, "float": {"type": "number"}, "bool": {"ty
 
 
 def queryables(conn: Connection, coll: store.Collection, base: str) -> dict:
+    """Part 3's queryables: every property a filter may name, with its JSON type (a filter naming
+    another is refused: additionalProperties false), the geometry and the time marked by role."""
     props = {p: {"title": p, **_SCHEMA[k]} for p, k in coll.kinds.items()}
+    props["id"]["x-ogc-role"] = "id"
+    if coll.time:
+        props[coll.time]["x-ogc-role"] = "primary-instant"
     gtype = store.geometry_type(conn, coll)
-    props["geometry"] = {"format": f"geometry-{(gtype or 'any').lower()}"}
+    props[cql.GEOMETRY] = {"title": "geometry", "format": f"geometry-{(gtype or 'any').lower()}",
+                           "x-ogc-role": "primary-geometry"}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"{base}/collections/{coll.id}/queryables",
             "type": "object", "title": coll.title, "properties": props, "additionalProperties": False}
 

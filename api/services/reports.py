@@ -15,8 +15,6 @@ from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
-import shapely
-import shapely.geometry
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 from sqlalchemy import Engine, text
@@ -27,6 +25,7 @@ from gis.layers import layer
 from gis.tickets import city_timezone
 from gis.validate import prepare
 
+from .edits import geometry_of, one_row_error
 from .faults import feature_collection
 
 REPORTS = layer("construction")
@@ -39,23 +38,6 @@ LIST_MAX = 10_000
 class NotYours(PianquError):
     """A report on someone else's behalf by a manager (HTTP 403, CLI exit 2)."""
     status = 403
-
-
-def _row_error(e: InputError, where: str) -> InputError:
-    """The import's row-numbered problems, said of the one report: 'construction report
-    'CR-1': households must not be negative; kind 'villa' is not one of ...'."""
-    said = [p.split(": ", 1)[1] if ": " in p else p for p in e.problems]
-    return InputError("; ".join(dict.fromkeys(said)), source=where, problems=said)
-
-
-def _geometry(geometry: dict | None, where: str):
-    if geometry is None:
-        return None
-    try:
-        return shapely.geometry.shape(geometry)
-    except Exception as e:  # shapely raises several kinds for a malformed GeoJSON geometry
-        raise InputError(f"geometry is not a GeoJSON geometry ({type(e).__name__}: {e})",
-                         source=where) from None
 
 
 def _crs(name: str | None, where: str) -> CRS:
@@ -89,7 +71,7 @@ def create_report(engine: Engine, city: str | None, geometry: dict | None, prope
     if props["households"] is None and props["floor_area_m2"] is None:   # the store's has_demand, said first
         raise InputError("a report needs households or floor_area_m2: the demand it brings",
                          source=where)
-    shape = _geometry(geometry, where)
+    shape = geometry_of(geometry, where)
     crs_ = _crs(crs, where)
     with engine.connect() as conn:
         city_id = store.resolve_city(conn, city)
@@ -112,7 +94,7 @@ def create_report(engine: Engine, city: str | None, geometry: dict | None, prope
         rows = prepare(gdf, REPORTS, source=SOURCE, city_id=city_id)
         store.import_layer(engine, REPORTS, rows, source=SOURCE)
     except InputError as e:
-        raise _row_error(e, where) from None
+        raise one_row_error(e, where) from None
     return get_report(engine, rid)
 
 

@@ -2,12 +2,14 @@
 and of the districts of a plan (the GIS clients' door: QGIS, GDAL's OAPIF driver)."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import Connection
 
+from api.services import edits
 from api.services import features as svc
+from gis.cql import MAX_CHARS as CQL_MAX
 from gis.users import User
 
 from ..deps import anyone, read
@@ -51,8 +53,8 @@ def queryables(collectionId: Name, request: Request, conn: Connection = Depends(
 
 
 @router.get("/collections/{collectionId}/items", response_class=Response,
-            summary="Features of a collection: bbox, datetime, attribute filters (?kind=trunk), properties, "
-                    "sortby, crs; paged with next/prev links",
+            summary="Features of a collection: bbox, datetime, attribute filters (?kind=trunk), CQL2 filter, "
+                    "properties, sortby, crs; paged with next/prev links",
             responses={200: {"content": {GEOJSON: {}}}})
 def items(collectionId: Name, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone),
           limit: Annotated[int, Query(ge=1, le=svc.MAX_LIMIT, description="Page size.")] = svc.DEFAULT_LIMIT,
@@ -63,7 +65,14 @@ def items(collectionId: Name, request: Request, conn: Connection = Depends(read)
           datetime: Annotated[Optional[str], Query(description="Instant or interval (a/b, .. for open).")] = None,
           properties: Annotated[Optional[str], Query(description="Comma-separated properties to return.")] = None,
           sortby: Annotated[Optional[str], Query(description="e.g. -year_laid,id")] = None,
-          plan: Annotated[Optional[str], Query(description="districts: the plan (default: the active ones).")] = None):
+          plan: Annotated[Optional[str], Query(description="districts: the plan (default: the active ones).")] = None,
+          filter: Annotated[Optional[str], Query(
+              max_length=CQL_MAX, description="CQL2 text over the collection's queryables, e.g. "
+              "capacity > 100 AND S_INTERSECTS(geometry, POLYGON((112.9 28.1, 113 28.1, 113 28.2, 112.9 28.1)))",
+              examples=["kind IN ('trunk','distribution') AND year_laid BETWEEN 1990 AND 2000"])] = None,
+          filter_lang: Annotated[Optional[Literal["cql2-text"]], Query(alias="filter-lang")] = None,
+          filter_crs: Annotated[Optional[str], Query(
+              alias="filter-crs", description="CRS of the filter's geometries (default CRS84).")] = None):
     body, out = svc.items_page(conn, collectionId, dict(request.query_params), _base(request))
     return _geojson(body, out)
 
@@ -73,4 +82,8 @@ def items(collectionId: Name, request: Request, conn: Connection = Depends(read)
 def item(collectionId: Name, item_id: str, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone),
          crs: Annotated[Optional[str], Query()] = None, plan: Annotated[Optional[str], Query()] = None):
     body, out = svc.item_doc(conn, collectionId, item_id, dict(request.query_params))
-    return _geojson(body, out)
+    resp = _geojson(body, out)
+    tag = edits.etag(conn, collectionId, item_id)     # the version a PUT/PATCH/DELETE names in If-Match
+    if tag is not None:
+        resp.headers["ETag"] = tag
+    return resp
