@@ -14,6 +14,8 @@ from sqlalchemy import text
 
 from gis import db, store
 
+from tests.servers import serve
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -100,37 +102,11 @@ def on_a_terminal(db_url):
     return run
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def api_url(db_url, loaded_demo):
     """A real `pianqu serve` on loopback against the test database (the small demo loaded)."""
-    import time
-    import httpx
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": db_url}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    t0 = time.monotonic()
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() - t0 > 60:
-            proc.kill()
-            raise RuntimeError(f"pianqu serve did not start: {proc.stderr.read()}")
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serve(db_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
