@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
+from .cql import Filter
 from .errors import InputError, NotFound
 from .layers import LAYERS
 
@@ -79,6 +80,7 @@ class Query:
     flip: bool = False                                        # lat/lon axis order (EPSG:4326 proper)
     plan: str | None = None                                   # districts: default the active plans
     after: str | None = None                                  # keyset paging: ids after this one
+    cql: Filter | None = None                                 # a compiled CQL2 filter (gis.cql.compile)
 
 
 def _typed(c: Collection, prop: str, value: str):
@@ -131,6 +133,9 @@ def _where(c: Collection, q: Query, params: dict) -> str:
         if end is not None:
             parts.append(f't."{c.time}" <= :t1')
             params["t1"] = end
+    if q.cql is not None:   # its own parameter names (cql0, cql1, ...): no clash with the ones above
+        params.update(q.cql.params)
+        parts.append(f"({q.cql.sql})")
     return " AND ".join(parts) or "true"
 
 
