@@ -2,6 +2,7 @@
 
     .venv/bin/pip install '.[bench]'          # scikit-learn, KDEpy
     .venv/bin/python bench/bench_faults.py [DEMO_CITY_FOLDER]
+    .venv/bin/python bench/bench_faults.py --http [CITY_DATABASE_URL]
 
 1. density of 1,000,000 clustered points on a 1,000 x 1,000 grid: Pianqu (binned, FFT),
    KDEpy FFTKDE on the same points and grid, scikit-learn KernelDensity on a sample (time scaled
@@ -9,6 +10,11 @@
    sampled grid nodes where the density is above 1 % of its maximum. Also weighted (severity).
 2. the city demo (2 years of tickets): H3 counts, Gi* (+ FDR), emerging hotspots on 24 monthly
    slices, and the planted hotspots found (recall, precision).
+3. with --http [CITY_DATABASE_URL] (default: the URL in /tmp/city_url): the HTTP answers at city
+   size through `pianqu serve` on loopback, against a scratch copy of the city database (only
+   read): a one-year window of /faults/heatmap and /faults/hotspots (first and second request),
+   and /districts, /districts/{id} with the month's KPIs (200 requests, p50/p95), beside the
+   figures measured before the lean reads, the H3 integer path and the KPI cache.
 Prints Markdown tables; writes bench/results/faults.json.
 """
 from __future__ import annotations
@@ -125,7 +131,91 @@ def city_rows(folder: Path) -> list[dict]:
                  "hot_cells": int(len(h)), "planted_patterns": patterns}
 
 
+# Before (same machine, 2 cores shared with other work; seconds: first, second request; ms: p50, p95).
+BEFORE = {"heatmap png": (21.0, 12.2), "heatmap rate": (41.7, 21.6), "hotspots hexagons": (39.1, 35.8),
+          "hotspots boxes": (55.1, 50.6), "hotspots hexagons + trend": (46.7, 77.9),
+          "/districts": (50.4, 88.0), "/districts/{id}": (27.6, 57.7)}
+YEAR = {"from": "2025-11-01", "to": "2026-11-01"}
+HTTP_CASES = {"heatmap png": ("/faults/heatmap", {}), "heatmap rate": ("/faults/heatmap", {"rate": "true"}),
+              "hotspots hexagons": ("/faults/hotspots", {}), "hotspots boxes": ("/faults/hotspots", {"on": "boxes"}),
+              "hotspots hexagons + trend": ("/faults/hotspots", {"trend": "true"})}
+
+
+def http_rows(city_url: str) -> list[tuple]:
+    import os
+    import socket
+    import subprocess
+    import httpx
+    from sqlalchemy import text
+    from bench_lookup import _copy
+    from gis import db, users
+    rows = []
+    with db.scratch_database("pianqu_bench_faults", city_url) as url:
+        db.upgrade(url)
+        _copy(city_url, url)
+        eng = db.engine(url)
+        with eng.begin() as conn:
+            conn.execute(text("ANALYZE"))
+            _, key = users.add(conn, "bench-faults", "analyst")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT,
+                                env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=600) as c:
+                for name, (path, params) in HTTP_CASES.items():
+                    ts = []
+                    for _ in range(2):
+                        t = time.perf_counter()
+                        r = c.get(path, params={**YEAR, **params})
+                        ts.append(time.perf_counter() - t)
+                        assert r.status_code == 200, r.text[:300]
+                    rows.append((name, "s", BEFORE[name], tuple(ts)))
+                did = c.get("/districts").json()["districts"][7]["id"]
+                for name, path in (("/districts", "/districts"), ("/districts/{id}", f"/districts/{did}")):
+                    ts = []
+                    for _ in range(210):
+                        t = time.perf_counter()
+                        r = c.get(path)
+                        ts.append(time.perf_counter() - t)
+                        assert r.status_code == 200, r.text[:300]
+                    a = np.asarray(ts[10:]) * 1000
+                    rows.append((name, "ms", BEFORE[name], (float(np.percentile(a, 50)), float(np.percentile(a, 95)))))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+            eng.dispose()
+    return rows
+
+
+def print_http(rows) -> None:
+    print("\nAt city size over HTTP (one-year window; /districts with this month's KPIs, 200 requests):\n")
+    print("| request | before | after |")
+    print("|---|---:|---:|")
+    for name, unit, before, after in rows:
+        label = "first / second" if unit == "s" else "p50 / p95"
+        print(f"| {name} ({label}, {unit}) | {before[0]:.1f} / {before[1]:.1f} | {after[0]:.1f} / {after[1]:.1f} |")
+
+
 def main() -> None:
+    if "--http" in sys.argv:
+        rest = [a for a in sys.argv[1:] if a != "--http"]
+        sys.path.insert(0, str(ROOT / "bench"))
+        rows = http_rows(rest[0] if rest else Path("/tmp/city_url").read_text().strip())
+        print_http(rows)
+        res = ROOT / "bench" / "results"
+        res.mkdir(parents=True, exist_ok=True)
+        (res / "faults_http.json").write_text(json.dumps(rows, indent=1))
+        return
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "data" / "demo-city-7"
     kde, err, n = kde_rows()
     print(f"Density of {n:,} points on a {G:,} x {G:,} grid (bandwidth {BW:g} m), 2 cores:\n")

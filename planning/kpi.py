@@ -5,7 +5,9 @@
 tickets: reported_at, first_contact_at, cleared_at (tz-aware; NaT while open), subscriber_id and
 the grouping columns. lines: the number of lines per group value (a Series indexed by it), or
 a frame with one row per line holding the grouping column and, optionally, `connected_since`
-(a local day): then the lines of a month are those connected by its end.
+(a local day): then the lines of a month are those connected by its end. A frame may also
+have a `lines` column: the number of lines the row stands for (the store can count them per
+group and connection month instead of sending every line).
 
 Months are the city's local months (`tz`, an IANA name): a fault reported at 07:00 on the 1st
 in Changsha counts in that month, although it is still the month before in UTC.
@@ -86,8 +88,9 @@ def _lines_by_month(lines, by: list[str], months: pd.PeriodIndex) -> pd.DataFram
     missing = [c for c in by if c not in lines.columns]
     if missing:
         raise InputError(f"lines have no {missing[0]!r} column")
+    weight = lines["lines"].to_numpy(float) if "lines" in lines.columns else np.ones(len(lines))
     if "connected_since" not in lines.columns:
-        per = lines.groupby(by, dropna=False).size().rename("lines").reset_index()
+        per = lines[by].assign(_w=weight).groupby(by, dropna=False)["_w"].sum().rename("lines").reset_index()
         return per.merge(pd.DataFrame({"month": months}), how="cross")
     first, last = months.min(), months.max()
     since = pd.to_datetime(lines["connected_since"])
@@ -99,7 +102,8 @@ def _lines_by_month(lines, by: list[str], months: pd.PeriodIndex) -> pd.DataFram
     keep = col < span
     key = lines.loc[keep, by].copy()
     key["_m"] = col[keep]
-    counts = key.groupby(by + ["_m"], dropna=False).size().unstack("_m", fill_value=0)
+    key["_w"] = weight[keep]
+    counts = key.groupby(by + ["_m"], dropna=False)["_w"].sum().unstack("_m", fill_value=0)
     counts = counts.reindex(columns=range(span), fill_value=0).cumsum(axis=1)
     want = np.array([(m - first).n for m in months])
     arr = counts.to_numpy()[:, want]
@@ -110,9 +114,23 @@ def _lines_by_month(lines, by: list[str], months: pd.PeriodIndex) -> pd.DataFram
     return out
 
 
-def _table(t: pd.DataFrame, lines, by: list[str]) -> pd.DataFrame:
+def _groups(lines, by: list[str]) -> pd.DataFrame:
+    """The group values the lines name (every district, even one without a fault)."""
+    if isinstance(lines, pd.DataFrame):
+        return lines[by].drop_duplicates()
+    groups = pd.Series(lines).index.to_frame(index=False)
+    groups.columns = by
+    return groups
+
+
+def _table(t: pd.DataFrame, lines, by: list[str], every: pd.Period | None = None) -> pd.DataFrame:
     keys = by + ["month"]
     out = _ticket_stats(t, keys)
+    if every is not None:   # every group in month `every`: no fault there is 0 faults, not no row
+        grid = _groups(lines, by).merge(pd.DataFrame({"month": pd.PeriodIndex([every], freq="M")}), how="cross")
+        out = pd.concat([out, grid.merge(out[keys], on=keys, how="left", indicator=True)
+                         .query("_merge == 'left_only'").drop(columns="_merge")], ignore_index=True)
+        out["tickets"] = out["tickets"].fillna(0).astype(int)
     months = pd.PeriodIndex(sorted(out["month"].unique()), freq="M")
     n_lines = _lines_by_month(lines, by, months)
     out = out.merge(n_lines, on=keys, how="left")
@@ -134,7 +152,10 @@ def _as_total(lines, by: list[str]):
 
 
 def kpis(tickets: pd.DataFrame, lines, by: str | list[str] = "district", month: str | None = None, *,
-         tz: str = "UTC", total: bool = True) -> pd.DataFrame:
+         tz: str = "UTC", total: bool = True, every_group: bool = False) -> pd.DataFrame:
+    """The KPI table (see the module's doc). `every_group` (with a `month`): one row for every
+    group the lines name, a group without a fault that month included (0 tickets, a fault rate
+    of 0, the shares null), and no error for a month without tickets."""
     by = [by] if isinstance(by, str) else list(by)
     for c in by + ["reported_at", "first_contact_at", "cleared_at"]:
         if c not in tickets.columns:
@@ -142,7 +163,8 @@ def kpis(tickets: pd.DataFrame, lines, by: str | list[str] = "district", month: 
     m = month_of(month) if month is not None else None
     t = tickets.copy()
     t["month"] = local_months(t["reported_at"], tz)
-    if m is not None and not (t["month"] == m).any():
+    every = m if every_group and m is not None else None
+    if m is not None and every is None and not (t["month"] == m).any():
         if len(t) == 0:
             raise InputError(f"no tickets in {m}: there are no tickets at all")
         raise InputError(f"no tickets in {m}: the data covers {t['month'].min()} to {t['month'].max()}")
@@ -158,9 +180,9 @@ def kpis(tickets: pd.DataFrame, lines, by: str | list[str] = "district", month: 
     t["counted_24h"] = clear_h.notna() | open_long          # tickets whose 24 h verdict is known
     t["contact_20"] = (contact_min <= 20).fillna(False)
     t["clear_h"] = clear_h
-    out = _table(t, lines, by)
+    out = _table(t, lines, by, every)
     if total:
-        city = _table(t.assign(**{c: TOTAL for c in by}), _as_total(lines, by), by)
+        city = _table(t.assign(**{c: TOTAL for c in by}), _as_total(lines, by), by, every)
         out = pd.concat([out, city], ignore_index=True)
     if m is not None:
         out = out[out["month"] == m].reset_index(drop=True)

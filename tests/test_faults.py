@@ -243,3 +243,54 @@ def test_cheap_options_are_refused_before_any_data_is_read():
     check_alpha(0.5)
     with pytest.raises(InputError, match="the H3 resolution must be 6 to 11, not 12"):
         check_resolution(12)
+
+
+def test_fast_h3_cells_are_h3s_own_and_give_the_same_counts_on_the_demo(small_demo):
+    import h3
+    from planning.hotspots import cell_ids
+    t, subs = small_demo.layers["fault_tickets"], small_demo.layers["subscribers"]
+    for layer in (t, subs):
+        xy = shapely.get_coordinates(layer.geometry.to_crs(4326).to_numpy())
+        simple = np.array([h3.latlng_to_cell(lat, lon, 9) for lon, lat in xy], dtype=object)
+        assert (cell_ids(layer, 9) == simple).all()
+    # Cells handed in (the service computes them once) count as cells computed inside.
+    once = hex_counts(t, resolution=9, lines=subs)
+    given = hex_counts(t, resolution=9, lines=subs, cells=cell_ids(t, 9), line_cells=cell_ids(subs, 9))
+    pd.testing.assert_frame_equal(pd.DataFrame(once.drop(columns="geometry")), pd.DataFrame(given.drop(columns="geometry")))
+    assert once["faults"].sum() == len(t) and once["lines"].sum() == len(subs)
+
+
+def _hand_tickets(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    rep = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 400, n), unit="D")
+    t = pd.DataFrame({"district": rng.choice(["A", "B", "C"], n),
+                      "subscriber_id": rng.choice([f"s{i}" for i in range(60)], n), "reported_at": rep,
+                      "first_contact_at": rep + pd.to_timedelta(rng.uniform(0, 60, n), unit="min"),
+                      "cleared_at": (rep + pd.to_timedelta(rng.uniform(0, 60, n), unit="h")).where(rng.random(n) > .1)})
+    lines = pd.DataFrame({"district": rng.choice(["A", "B", "C", "D"], 900),
+                          "connected_since": pd.to_datetime("2025-06-01") + pd.to_timedelta(rng.integers(0, 500, 900), unit="D")})
+    return t, lines
+
+
+def test_lines_counted_per_group_and_month_give_the_kpis_of_one_row_per_line():
+    t, lines = _hand_tickets()
+    per_line = kpis(t, lines, by="district", month="2027-01", tz="Asia/Shanghai")
+    counted = (lines.assign(connected_since=lines["connected_since"].dt.to_period("M").dt.start_time)
+               .groupby(["district", "connected_since"]).size().rename("lines").reset_index())
+    pd.testing.assert_frame_equal(per_line, kpis(t, counted, by="district", month="2027-01", tz="Asia/Shanghai"),
+                                  check_dtype=False)
+    assert per_line["lines"].iloc[-1] == len(lines) - (lines["connected_since"] >= "2027-02-01").sum()
+
+
+def test_every_group_lists_a_district_without_faults_and_a_month_without_tickets():
+    t, lines = _hand_tickets()
+    some = kpis(t, lines, by="district", month="2027-01", tz="Asia/Shanghai")
+    every = kpis(t, lines, by="district", month="2027-01", tz="Asia/Shanghai", every_group=True)
+    assert list(every["district"]) == ["A", "B", "C", "D", "(city)"] and "D" not in set(some["district"])
+    pd.testing.assert_frame_equal(every[every["district"] != "D"].reset_index(drop=True), some, check_dtype=False)
+    d = every.set_index("district").loc["D"]
+    assert d["tickets"] == 0 and d["fault_rate"] == 0 and np.isnan(d["repair_24h"]) and d["lines"] > 0
+    later = kpis(t, lines, by="district", month="2030-05", tz="Asia/Shanghai", every_group=True)
+    assert (later["tickets"] == 0).all() and (later["fault_rate"] == 0).all() and len(later) == 5
+    with pytest.raises(InputError, match="no tickets in 2030-05"):
+        kpis(t, lines, by="district", month="2030-05", tz="Asia/Shanghai")

@@ -154,3 +154,64 @@ def test_a_body_too_large_is_refused_before_it_is_read(http, plan):
     r = http().put(f"/districts/{plan}-D001/manager", content=b"{" + b" " * 2_100_000 + b"}",
                    headers={"If-Match": "*", "Content-Type": "application/json"})
     _problem(r, 413, "larger than 2 MB")
+
+
+def _last_month_of_tickets(engine, city):
+    from gis.tickets import ticket_range
+    with engine.connect() as conn:
+        return str(ticket_range(conn, city)[1])[:7]
+
+
+def test_districts_carry_the_months_kpis_by_the_scorecards_rule(http, plan, engine, loaded_demo):
+    from api.services.faults import kpi_records
+    month = _last_month_of_tickets(engine, loaded_demo)
+    res = http("analyst").get("/districts", params={"month": month}).json()
+    assert res["kpi_month"] == month
+    card = {r["district"]: r for r in kpi_records(engine, loaded_demo, "district", month)["rows"]}
+    fields = ("lines", "tickets", "fault_rate", "repair_24h", "contact_20min", "clear_mean_h", "clear_p90_h",
+              "repeat_share", "fault_rate_yoy")
+    for d in res["districts"]:
+        want = card[d["code"]]
+        for f in fields:
+            assert d["kpis"][f] == pytest.approx(want[f], rel=1e-9, nan_ok=True), (d["code"], f)
+    assert sum(d["kpis"]["tickets"] for d in res["districts"]) <= res["city_kpis"]["tickets"] == card["(city)"]["tickets"]
+    assert res["city_kpis"]["lines"] == 20_000 and res["city_kpis"]["tickets"] > 0
+    one = http().get(f"/districts/{plan}-D002", params={"month": month}).json()
+    assert one["kpi_month"] == month and one["kpis"] == next(d["kpis"] for d in res["districts"] if d["code"] == "D002")
+
+
+def test_districts_kpis_default_to_this_month_in_the_citys_time_zone(http, plan):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+    res = http().get("/districts").json()
+    assert res["kpi_month"] == dt.datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    # A month without tickets still lists every district: no fault is 0 faults, a rate of 0.
+    far = http().get("/districts", params={"month": "2040-01"}).json()
+    assert [d["kpis"]["tickets"] for d in far["districts"]] == [0, 0, 0, 0]
+    assert all(d["kpis"]["fault_rate"] == 0 and d["kpis"]["repair_24h"] is None for d in far["districts"])
+
+
+def test_a_new_ticket_shows_in_the_months_kpis_at_once(http, plan, engine, loaded_demo):
+    from sqlalchemy import text
+    month = _last_month_of_tickets(engine, loaded_demo)
+    before = {d["code"]: d["kpis"]["tickets"] for d in http().get("/districts", params={"month": month}).json()["districts"]}
+    with engine.begin() as conn:
+        sub = conn.execute(text("SELECT s.id, s.geometry FROM subscribers s JOIN district_members m ON m.box_id = s.box_id "
+                                "AND m.plan_id = :p JOIN districts d ON d.id = m.district_id AND d.code = 'D003' "
+                                "WHERE m.dp_id IS NULL LIMIT 1"), {"p": plan}).first()
+        conn.execute(text("INSERT INTO fault_tickets (id, city_id, subscriber_id, cause, reported_at, geometry) "
+                          "VALUES ('T-KPI-NEW', :c, :s, 'drop', CAST(:at AS timestamptz), :g)"),
+                     {"c": loaded_demo, "s": sub.id, "at": f"{month}-15T03:00:00+00:00", "g": sub.geometry})
+    try:
+        after = {d["code"]: d["kpis"]["tickets"] for d in
+                 http().get("/districts", params={"month": month}).json()["districts"]}
+        assert after == {**before, "D003": before["D003"] + 1}
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM fault_tickets WHERE id = 'T-KPI-NEW'"))
+
+
+@pytest.mark.parametrize("month", ["2026-13", "2026-1", "last month"])
+def test_a_bad_kpi_month_is_a_422_naming_the_parameter(http, plan, month):
+    _problem(http().get("/districts", params={"month": month}), 422, "month")
+    _problem(http().get(f"/districts/{plan}-D001", params={"month": month}), 422, "month")

@@ -146,3 +146,32 @@ def test_every_fault_endpoint_needs_a_key_and_every_role_reads(http, demo):
         _problem(bad, 401, "unknown or revoked")
     for role in ("planner", "analyst", "manager"):
         assert http(role).get("/kpi", params={**demo, "by": "office", "month": "2026-10"}).status_code == 200
+
+
+def test_the_lean_reads_give_the_counts_of_the_simple_path(http, demo, engine):
+    """The hotspots' cells (tickets and lines read lean, H3 on integers) hold the counts a plain
+    read of both layers and H3's own string API give."""
+    import h3
+    import numpy as np
+    import pandas as pd
+    import shapely
+    from gis import store, tickets as store_tickets
+    r = http().get("/faults/hotspots", params={**demo, **WINDOW, "rate": False})
+    assert r.status_code == 200, r.text
+    got = pd.DataFrame([f["properties"] for f in r.json()["features"]]).set_index("cell")
+    with engine.connect() as conn:
+        t = store.read_layer(conn, "fault_tickets", demo["city"], ["id", "reported_at"])
+        subs = store.read_layer(conn, "subscribers", demo["city"], ["id"])
+        lean = store_tickets.tickets(conn, demo["city"], WINDOW["from"], WINDOW["to"], columns=[])
+        full = store_tickets.tickets(conn, demo["city"], WINDOW["from"], WINDOW["to"])
+    a, b = (pd.Timestamp(WINDOW[k]).tz_localize("Asia/Shanghai") for k in ("from", "to"))
+    t = t[(t["reported_at"] >= a) & (t["reported_at"] < b)]
+    assert list(lean["id"]) == list(full["id"]) and bool(lean.geometry.geom_equals(full.geometry).all())
+
+    def cells(layer):
+        return pd.Series([h3.latlng_to_cell(y, x, 9) for x, y in shapely.get_coordinates(layer.geometry.to_numpy())])
+    faults, lines = cells(t).value_counts(), cells(subs).value_counts()
+    assert got["faults"].sum() == len(t) == r.json()["summary"]["faults"] and got["lines"].sum() == len(subs)
+    assert (got["faults"].reindex(faults.index).to_numpy() == faults.to_numpy()).all()
+    assert (got["lines"].reindex(lines.index).to_numpy() == lines.to_numpy()).all()
+    assert np.isin(got.index[got["faults"] > 0], faults.index).all()

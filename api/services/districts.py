@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,9 +21,11 @@ from sqlalchemy import Connection, Engine
 
 from gis import assignments as store
 from gis import store as gis_store
+from gis import tickets as tickets_store
 from gis.errors import InputError, PianquError
 from gis.tickets import city_timezone
 from gis.validate import Problems
+from planning import kpi
 
 from .values import jsonable
 
@@ -116,30 +119,80 @@ def etag(conn: Connection, district: str) -> str:
     return '"' + hashlib.sha1(f"{district}|{raw}".encode()).hexdigest()[:20] + '"'
 
 
-def district_list(conn: Connection, city: str | None, plan: str | None = None) -> dict:
-    """Every district of the plan with its manager, figures and open faults."""
+# ---- this month's KPIs of every district ------------------------------------------------------
+
+# A month's KPIs are kept per process for KPI_TTL_S seconds, keyed by the database, plan and
+# month and checked on each use against gis.tickets.month_kpi_version (latest ticket, open
+# tickets, last subscriber, the server's change counters): reading a month of a city's tickets
+# and grouping 700,000 lines costs seconds, the check a millisecond; the lifetime bounds how
+# long an edit the check cannot see (a ticket's contact time corrected) stays unseen.
+KPI_TTL_S = 60.0
+_KPI_CACHE: dict[tuple, tuple[tuple, float, dict]] = {}
+KPI_FIELDS = [c for c in kpi.COLUMNS if c != "month"]
+
+
+def kpi_month(conn: Connection, city: str, month: str | None) -> pd.Period:
+    """The month asked ('YYYY-MM'), or the current one in the city's time zone."""
+    if month is not None:
+        return kpi.month_of(month)
+    return pd.Period(dt.datetime.now(ZoneInfo(city_timezone(conn, city))).strftime("%Y-%m"), "M")
+
+
+def plan_kpis(conn: Connection, city: str, plan: str, month: pd.Period) -> dict:
+    """{"month", "districts": {district id: KPIs}, "city": KPIs} for the month: planning.kpi's
+    figures (the rule of `pianqu faults kpi`), every district of the plan included."""
+    key = (conn.engine.url.render_as_string(hide_password=True), plan, str(month))
+    version = tickets_store.month_kpi_version(conn, city)
+    hit = _KPI_CACHE.get(key)
+    if hit is not None and hit[0] == version and time.monotonic() - hit[1] < KPI_TTL_S:
+        return hit[2]
+    tz = city_timezone(conn, city)
+    t, lines = tickets_store.month_kpi_inputs(conn, city, plan, month, tz)
+    table = kpi.kpis(t, lines, by="district_id", month=month, tz=tz, every_group=True)
+    table["lines"] = table["lines"].round().astype("Int64")   # counted lines: whole numbers
+    recs = {r["district_id"]: {k: jsonable(r[k]) for k in KPI_FIELDS} for r in table.to_dict("records")}
+    out = {"month": str(month), "city": recs.pop(kpi.TOTAL, None), "districts": recs}
+    if len(_KPI_CACHE) > 64:   # a few plans and months at a time; never unbounded
+        _KPI_CACHE.clear()
+    _KPI_CACHE[key] = (version, time.monotonic(), out)
+    return out
+
+
+def _no_kpis() -> dict:
+    return {k: (0 if k == "tickets" else None) for k in KPI_FIELDS}
+
+
+def district_list(conn: Connection, city: str | None, plan: str | None = None, month: str | None = None) -> dict:
+    """Every district of the plan with its manager, figures, open faults and the month's KPIs
+    (`kpi_month`: the month asked, default the current one in the city's time zone)."""
     plan_id, df = list_districts(conn, city, plan)
-    figs = store.district_figures(conn, plan_id).set_index("district_id")
+    city_id = gis_store.resolve_city(conn, city)
+    kp = plan_kpis(conn, city_id, plan_id, kpi_month(conn, city_id, month))
+    # A dict, not .loc per row: 140 label look-ups in a frame cost more than the queries.
+    figs = store.district_figures(conn, plan_id).set_index("district_id").to_dict("index")
     rows = []
     for r in df.to_dict("records"):
-        f = figs.loc[r["district_id"]] if r["district_id"] in figs.index else None
+        f = figs.get(r["district_id"])
         rows.append({"id": r["district_id"], "code": r["code"], "plan_id": plan_id, "manager_id": r["manager_id"],
                      "manager_name": r["manager_name"], "subscribers": int(r["subscribers"]),
                      "workload": float(r["workload"]), "deviation": jsonable(r["deviation"]),
-                     "boxes": 0 if f is None else int(f["boxes"]), "open_faults": 0 if f is None else int(f["open_faults"])})
-    return {"plan_id": plan_id, "districts": rows}
+                     "boxes": 0 if f is None else int(f["boxes"]), "open_faults": 0 if f is None else int(f["open_faults"]),
+                     "kpis": kp["districts"].get(r["district_id"]) or _no_kpis()})
+    return {"plan_id": plan_id, "kpi_month": kp["month"], "city_kpis": kp["city"] or _no_kpis(), "districts": rows}
 
 
-def district_detail(conn: Connection, district: str) -> dict:
+def district_detail(conn: Connection, district: str, month: str | None = None) -> dict:
     d = store.district_row(conn, district)
     figs = store.district_figures(conn, d.plan_id, district)
     hist = store.history(conn, district)
+    kp = plan_kpis(conn, d.city_id, d.plan_id, kpi_month(conn, d.city_id, month))
     now = dt.datetime.now(dt.timezone.utc)
     current = next((h for h in hist if h["valid_from"] <= now and (h["valid_to"] is None or h["valid_to"] > now)), None)
     return {"id": d.id, "code": d.code, "plan_id": d.plan_id, "plan_status": d.status, "city": d.city_id,
             "subscribers": int(d.subscribers), "workload": float(d.workload), "deviation": jsonable(d.deviation),
             "revenue": jsonable(d.revenue), "boxes": store.district_boxes(conn, district),
             "open_faults": int(figs["open_faults"].sum()) if len(figs) else 0,
+            "kpi_month": kp["month"], "kpis": kp["districts"].get(d.id) or _no_kpis(),
             "alerts": store.district_alerts(conn, district),
             "manager": None if current is None else {k: current[k] for k in ("manager_id", "manager_name",
                                                                              "valid_from", "valid_to")},

@@ -72,15 +72,20 @@ class Hotspots:
 
 
 def load(engine: Engine, city: str | None, start, end, *, cause=None, cable_kind=None, district=None,
-         with_lines: bool = False):
-    """(city, metric CRS, time zone, tickets in [start, end) filtered, lines, box context)."""
+         with_lines: bool = False, columns=None, line_columns=("id", "box_id", "dp_id", "connected_since")):
+    """(city, metric CRS, time zone, tickets in [start, end) filtered, lines, box context).
+    `columns`: the tickets' columns the caller uses (default: all); the filters' own are added.
+    Only these are read, and only the joins they need are made (a heatmap needs the points)."""
+    if columns is not None:
+        columns = set(columns) | {c for c, want in (("cause", cause), ("cable_kind", cable_kind),
+                                                    ("district", district)) if want}
     with engine.connect() as conn:
         city_id = store.resolve_city(conn, city)
         crs = store.metric_crs(conn, city_id)
         tz = store_tickets.city_timezone(conn, city_id)
-        t = store_tickets.tickets(conn, city_id, start, end, tz=tz)
-        lines = store_tickets.lines(conn, city_id) if with_lines else None
         ctx = store_tickets.box_context(conn, city_id) if with_lines else None
+        t = store_tickets.tickets(conn, city_id, start, end, tz=tz, columns=columns, ctx=ctx)
+        lines = store_tickets.lines(conn, city_id, line_columns) if with_lines else None
     if len(t) == 0:
         raise InputError(f"no fault tickets between {start} and {end} in city {city_id}")
     t = faults.filter_tickets(t, cause=cause, cable_kind=cable_kind, district=district, tz=tz)
@@ -107,10 +112,13 @@ def heatmap(engine: Engine, city, start: dt.date, end: dt.date, *, output: str =
     "contours" (`levels` bands)."""
     check_heatmap(bandwidth=bandwidth, cell=cell, cause=cause, cable_kind=cable_kind, output=output, levels=levels)
     check_window(start, end)
-    city_id, crs, _, t, lines, _ = load(engine, city, start, end, cause=cause, cable_kind=cable_kind,
-                                        district=district, with_lines=rate)
-    if weight is not None and weight not in t.columns:
+    if weight is not None and weight not in store_tickets.TICKET_COLUMNS:
         raise InputError(f"no weight column {weight!r} on the fault tickets (e.g. severity)")
+    # The points (and the weight) alone, and the lines' points for a rate: no box, cable or
+    # district is joined unless a filter asks for it.
+    city_id, crs, _, t, lines, _ = load(engine, city, start, end, cause=cause, cable_kind=cable_kind,
+                                        district=district, with_lines=rate, columns=[weight] if weight else [],
+                                        line_columns=())
     pts = t.to_crs(crs)
     if rate:
         grid = faults.rate_surface(pts, lines.to_crs(crs), bandwidth=bandwidth, cell=cell, weight=weight,
@@ -169,6 +177,10 @@ def box_hotspots(engine: Engine, city_id, crs, t, lines, ctx, *, rate=True, alph
                   for b, f, n, z in zip(top["box_id"], top["faults"], top["lines"], top["gi_z"])]})
 
 
+# What a hotspot answer reads of the tickets: cells, boxes and cables with their districts.
+HOTSPOT_COLUMNS = ("id", "box_id", "dp_id", "cable_id", "cable_kind", "reported_at", "district", "manager_id")
+
+
 def check_hotspots(*, resolution=9, alpha=0.05, on="hexagons") -> None:
     if on not in ON:
         raise InputError(f"hotspots are computed on hexagons or boxes, not {on!r}")
@@ -185,15 +197,18 @@ def hotspot_cells(engine: Engine, city, start: dt.date, end: dt.date, *, resolut
     _check_filters(cause, cable_kind)
     check_window(start, end)
     city_id, crs, tz, t, lines, ctx = load(engine, city, start, end, cause=cause, cable_kind=cable_kind,
-                                           district=district, with_lines=True)
+                                           district=district, with_lines=True, line_columns=("box_id", "dp_id"),
+                                           columns=HOTSPOT_COLUMNS)
     if on == "boxes":
         return box_hotspots(engine, city_id, crs, t, lines, ctx, rate=rate, alpha=alpha)
     cid = hotspots.cell_ids(t, resolution)
-    cells = hotspots.hex_counts(t, resolution=resolution, lines=lines, cells=cid)
+    lcid = hotspots.cell_ids(lines, resolution)   # once, for the counts and the emerging classes
+    cells = hotspots.hex_counts(t, resolution=resolution, lines=lines, cells=cid, line_cells=lcid)
     hot = hotspots.gi_star(cells, "faults", rate_of="lines" if rate else None, alpha=alpha)
     fdr_p = hot.attrs.get("fdr_p")
     if trend:
-        em = hotspots.emerging(t, resolution=resolution, lines=lines, alpha=alpha, tz=tz)
+        em = hotspots.emerging(t, resolution=resolution, lines=lines, alpha=alpha, tz=tz, cells=cid,
+                                 line_cells=lcid)
         hot = hot.merge(pd.DataFrame(em.drop(columns="geometry"))[["cell", "n_hot", "trend_z", "trend_p", "pattern"]],
                         on="cell", how="left")
     # Which boxes and cables the hot cells' faults are on, and whose districts they are.
@@ -244,8 +259,8 @@ def scorecard(engine: Engine, city, by: str, month: str | None) -> pd.DataFrame:
         start = end = None
         if m is not None:   # the month and the one a year before
             start, end = (m - 12).start_time.date(), (m + 1).start_time.date()
-        t = store_tickets.tickets(conn, city_id, start, end, tz=tz)
         ctx = store_tickets.box_context(conn, city_id)
+        t = store_tickets.tickets(conn, city_id, start, end, tz=tz, ctx=ctx)
         lines = store_tickets.lines(conn, city_id)
     if col in ("district", "manager_id") and ctx["district"].isna().all():
         raise InputError(f"KPIs by {by} need an active district plan (pianqu plan activate)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Optional
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -9,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from api.services import districts as svc
+from gis.errors import InputError
 from gis.users import User
 
 from ..deps import anyone, planner, read, write
@@ -17,6 +19,17 @@ from ..problems import Problem
 router = APIRouter(prefix="/districts", tags=["districts"])
 CityQ = Annotated[Optional[str], Query(description="City id (default: the only city in the store).")]
 PlanQ = Annotated[Optional[str], Query(description="Plan id (default: the city's active plan).")]
+MonthQ = Annotated[Optional[str], Query(description="The month of the KPIs, YYYY-MM, the city's local month "
+                                                    "(default: the current one).", examples=["2026-10"],
+                                        max_length=7)]
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _month(value: str | None) -> str | None:
+    """A month YYYY-MM, or a 422 naming the query parameter."""
+    if value is not None and not _MONTH.match(value):
+        raise InputError(f"query parameter 'month': {value!r} is not a month: expected YYYY-MM, e.g. 2026-10")
+    return value
 
 
 class ManagerChange(BaseModel):
@@ -26,16 +39,18 @@ class ManagerChange(BaseModel):
     note: Optional[str] = Field(None, max_length=2000)
 
 
-@router.get("", summary="Districts of the plan with manager, subscribers, workload, deviation and open faults")
+@router.get("", summary="Districts of the plan with manager, subscribers, workload, deviation, open faults and "
+                         "the month's KPIs (`kpi_month`; the city's own in `city_kpis`)")
 def list_districts(conn: Connection = Depends(read), user: User = Depends(anyone), city: CityQ = None,
-                   plan: PlanQ = None) -> dict:
-    return svc.district_list(conn, city, plan)
+                   plan: PlanQ = None, month: MonthQ = None) -> dict:
+    return svc.district_list(conn, city, plan, _month(month))
 
 
-@router.get("/{district_id}", summary="One district: boxes, revenue, open faults, alerts, manager and history")
+@router.get("/{district_id}", summary="One district: boxes, revenue, open faults, the month's KPIs, alerts, "
+                                      "manager and history")
 def get_district(district_id: str, response: Response, conn: Connection = Depends(read),
-                 user: User = Depends(anyone)) -> dict:
-    d = svc.district_detail(conn, district_id)
+                 user: User = Depends(anyone), month: MonthQ = None) -> dict:
+    d = svc.district_detail(conn, district_id, _month(month))
     response.headers["ETag"] = d["etag"]
     return d
 
