@@ -17,27 +17,42 @@ def engine(request: Request):
     return request.app.state.engine
 
 
-def read(request: Request) -> Iterator[Connection]:
+def _connection(request: Request) -> Iterator[Connection]:
+    """The request's one connection: the key check and the route share it (FastAPI resolves a
+    dependency once per request), so a request checks one connection out of the pool, not two."""
     with engine(request).connect() as conn:
         yield conn
 
 
-def write(request: Request) -> Iterator[Connection]:
-    with engine(request).begin() as conn:
+def read(conn: Connection = Depends(_connection)) -> Connection:
+    return conn
+
+
+def write(request: Request, conn: Connection = Depends(_connection)) -> Iterator[Connection]:
+    """The request's connection in a transaction, committed when the route returns and rolled
+    back when it raises. (The key check may have read on it already: that read is ended first.)
+    Routes take it as `Depends(write, scope="function")`: the commit then happens before the
+    answer is sent, so a client that got its 201 reads its own write, and a failing commit is
+    the client's error, not a log line after a success was already sent."""
+    if conn.in_transaction():
+        conn.commit()
+    request.state.writing = True
+    with conn.begin():
         yield conn
 
 
-def caller(request: Request) -> User:
+def caller(request: Request, conn: Connection = Depends(_connection)) -> User:
     auth = request.headers.get("authorization", "")
     scheme, _, key = auth.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Problem(401, "this endpoint needs an API key: send 'Authorization: Bearer KEY' "
                            "(pianqu user add NAME --role ROLE makes one)", {"WWW-Authenticate": "Bearer"})
-    with engine(request).connect() as conn:
-        user = users.by_key(conn, key.strip())
+    user = users.by_key(conn, key.strip())
     if user is None:
         raise Problem(401, "the API key is unknown or revoked", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
     request.state.user = user
+    if not getattr(request.state, "writing", False):
+        conn.commit()   # the key's read ends here: a long route does not hold a transaction open
     return user
 
 

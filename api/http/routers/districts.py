@@ -60,7 +60,7 @@ def get_district(district_id: str, response: Response, conn: Connection = Depend
                        428: {"description": "If-Match is missing"}})
 def put_manager(district_id: str, body: ManagerChange, response: Response,
                 if_match: Annotated[Optional[str], Header(description="The ETag the district was read with.")] = None,
-                conn: Connection = Depends(write), user: User = Depends(planner)) -> dict:
+                conn: Connection = Depends(write, scope="function"), user: User = Depends(planner)) -> dict:
     if not if_match:
         raise Problem(428, f"reassigning district {district_id!r} needs If-Match: the ETag it was read with "
                            "(GET /districts/{id}), so a concurrent change is not overwritten")

@@ -45,7 +45,7 @@ def _feature(feature: dict, tag: str, status: int = 200, location: str | None = 
 @router.post("/collections/{collectionId}/items", status_code=201, response_class=Response,
              summary="Add a feature (planners): checked by the rules of `pianqu import`",
              responses={201: {"content": {svc.MEDIA: {}}, "description": "The feature as stored"}, **_ERRORS})
-def create(collectionId: Name, feature: Feature, request: Request, conn: Connection = Depends(write),
+def create(collectionId: Name, feature: Feature, request: Request, conn: Connection = Depends(write, scope="function"),
            user: User = Depends(planner), content_crs: ContentCrs = None):
     out, tag = svc.create(conn, collectionId, feature, content_crs=_crs(content_crs))
     location = f"{str(request.base_url).rstrip('/')}/collections/{collectionId}/items/{out['id']}"
@@ -55,7 +55,7 @@ def create(collectionId: Name, feature: Feature, request: Request, conn: Connect
 @router.put("/collections/{collectionId}/items/{item_id}", response_class=Response,
             summary="Replace a feature (planners; If-Match required)",
             responses={200: {"content": {svc.MEDIA: {}}}, **_ERRORS})
-def replace(collectionId: Name, item_id: Item, feature: Feature, conn: Connection = Depends(write),
+def replace(collectionId: Name, item_id: Item, feature: Feature, conn: Connection = Depends(write, scope="function"),
             user: User = Depends(planner), if_match: IfMatch = None, content_crs: ContentCrs = None):
     out, tag = svc.replace(conn, collectionId, item_id, feature, if_match=if_match, content_crs=_crs(content_crs))
     return _feature(out, tag)
@@ -67,7 +67,7 @@ def replace(collectionId: Name, item_id: Item, feature: Feature, conn: Connectio
 def update(collectionId: Name, item_id: Item,
            patch: Annotated[dict[str, Any], Body(media_type="application/merge-patch+json",
                                                  examples=[{"properties": {"used": 12}}])],
-           conn: Connection = Depends(write), user: User = Depends(planner), if_match: IfMatch = None,
+           conn: Connection = Depends(write, scope="function"), user: User = Depends(planner), if_match: IfMatch = None,
            content_crs: ContentCrs = None):
     out, tag = svc.update(conn, collectionId, item_id, patch, if_match=if_match, content_crs=_crs(content_crs))
     return _feature(out, tag)
@@ -76,7 +76,7 @@ def update(collectionId: Name, item_id: Item,
 @router.delete("/collections/{collectionId}/items/{item_id}", status_code=204, response_class=Response,
                summary="Delete a feature (planners; If-Match required; refused while rows depend on it)",
                responses=_ERRORS)
-def remove(collectionId: Name, item_id: Item, conn: Connection = Depends(write), user: User = Depends(planner),
+def remove(collectionId: Name, item_id: Item, conn: Connection = Depends(write, scope="function"), user: User = Depends(planner),
            if_match: IfMatch = None):
     svc.remove(conn, collectionId, item_id, if_match=if_match)
     return Response(status_code=204)
