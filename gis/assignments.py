@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
+from . import tiles
 from .errors import Conflict, InputError, NotFound
 
 
@@ -120,6 +121,10 @@ def assign(conn: Connection, district: str, manager_id: str, start: dt.datetime,
         when = f" from {later.valid_from:%Y-%m-%d %H:%M %Z}" if later else ""
         raise Conflict(f"district {district!r} already has manager {later.manager_id if later else '?'!r}{when}; "
                        "end or change that assignment first") from None
+    # The district's tiles show its manager: those of this plan go, in this transaction.
+    g, plan = conn.execute(text("SELECT ST_AsBinary(geometry), plan_id FROM districts WHERE id = :d"),
+                           {"d": district}).one()
+    tiles.forget(conn, "districts", [bytes(g)] if g is not None else None, plan=plan)
     return {"assignment": aid, "district": district, "manager": manager_id, "valid_from": start,
             "valid_to": until, "ended": [{"assignment": e.id, "manager": e.manager_id} for e in ended]}
 

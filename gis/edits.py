@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from . import tiles
 from .errors import Conflict, NotFound
 from .layers import LAYERS, Layer
 from .models import Base
@@ -98,6 +99,7 @@ def delete(conn: Connection, lay: Layer, row_id: str) -> None:
     if deps:
         said = ", ".join(f"{n:,} {t} (by {c})" for t, c, n in deps)
         raise Conflict(f"{lay.name} {row_id!r} cannot be deleted: {said} depend on it; move or delete them first")
+    tiles.forget(conn, lay.name, [geometry_wkb(conn, lay, row_id)])
     n = conn.execute(text(f'DELETE FROM "{lay.name}" WHERE id = :i'), {"i": row_id}).rowcount
     if not n:
         raise NotFound(f"{lay.name} {row_id!r} does not exist")

@@ -410,3 +410,27 @@ class ApiUser(Base):
     key_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+from sqlalchemy import LargeBinary  # noqa: E402  (kept with the one model that uses it)
+
+
+class TileCache(Base):
+    """Rendered vector tiles (gis.tiles), shared by every server worker. UNLOGGED: a cache needs
+    no WAL (a crash empties it, which is correct), yet its writes and deletes stay transactional,
+    so an edit and the deletion of the tiles it touches commit together. `envelope` is the tile's
+    envelope in EPSG:4326, the very box the tile was filtered with, so `envelope && geometry`
+    finds exactly the tiles an edited geometry was (or now is) drawn in."""
+    __tablename__ = "tile_cache"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+    layer: Mapped[str] = mapped_column(Text, primary_key=True)
+    plan: Mapped[str] = mapped_column(Text, primary_key=True, comment="districts: the plan id(s); '' otherwise")
+    z: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    x: Mapped[int] = mapped_column(Integer, primary_key=True)
+    y: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tile: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="districts: when a manager assignment in the tile starts or ends")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    envelope = mapped_column(Geometry("POLYGON", srid=SRID, spatial_index=True), nullable=False)

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError, DataError
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
+from . import tiles
 from .errors import InputError, NotFound
 from .layers import LOAD_ORDER, LAYERS, Layer, layer as layer_of
 from .models import SRID, Base
@@ -181,6 +182,7 @@ def upsert(conn: Connection, lay: Layer, gdf: gpd.GeoDataFrame, *, source: str, 
             check_references(conn, lay, gdf, source)
             conn.execute(text(f'CREATE TEMP TABLE _stage (LIKE "{lay.name}" INCLUDING DEFAULTS) ON COMMIT DROP'))
             _copy(conn, "_stage", gdf, cols)
+            tiles.forget_staged(conn, lay.name, len(gdf))   # the old and new geometry's tiles, in this transaction
             res = conn.execute(text(
                 f'INSERT INTO "{lay.name}" ({col_sql}) SELECT {col_sql} FROM _stage '
                 f'ON CONFLICT (id) {conflict} RETURNING (xmax = 0)')).scalars().all()
@@ -206,6 +208,7 @@ def bulk_load(engine: Engine, layers: dict[str, gpd.GeoDataFrame], *, source: st
     counts = {}
     try:
         with engine.begin() as conn:
+            tiles.forget_all(conn)   # also holds back renders of the old data until the load commits
             others = set(city_ids(conn)) - {replace}
             if not others:
                 # An empty store (or one holding only the city replaced): truncating in this
@@ -252,6 +255,7 @@ def _delete_city(conn: Connection, city: str) -> None:
     # Plans first: their assignments reference managers, which the city's cascade removes
     # through a shorter path, and PostgreSQL would check that reference before the long one.
     # Every foreign-key column is indexed (migration 0003), so each cascade step is a lookup.
+    tiles.forget_all(conn)
     conn.execute(text("DELETE FROM district_plans WHERE city_id = :c"), {"c": city})
     conn.execute(text("DELETE FROM cities WHERE id = :c"), {"c": city})
 
