@@ -3,11 +3,12 @@ the same seed, and impossible requests refused in a planner's words."""
 from __future__ import annotations
 
 import geopandas as gpd
-import pandas as pd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.sparse.csgraph import connected_components
 
 from gis.errors import InputError
@@ -392,3 +393,101 @@ def test_the_count_per_parent_can_be_set_instead_of_derived():
         DistrictPartitioner(parent="region", parent_counts={"east": 3}).fit(units)
     with pytest.raises(InputError, match="add up to 6, not the 7 districts asked"):
         DistrictPartitioner(n_districts=7, parent="region", parent_counts={"west": 3, "east": 3}).fit(units)
+
+
+def replan_input(seed: int = 17):
+    """A 10 x 10 lattice planned into 4 districts, then grown unevenly, with the first plan's
+    codes in `previous`: the smallest re-plan."""
+    rng = np.random.default_rng(seed)
+    units = lattice(10, 10, rng)
+    first = DistrictPartitioner(n_districts=4, tolerance=0.03, random_state=0).fit(units)
+    units["previous"] = [f"D{l}" for l in first.labels_]
+    units.loc[rng.random(len(units)) < 0.3, "subscribers"] += 150
+    return units
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"tolerance": 5}, r"tolerance must be between 0 and 1 .*not 5$"),
+    ({"tolerance": -1}, r"tolerance must be between 0 and 1 .*not -1$"),
+    ({"tolerance": float("nan")}, r"tolerance must be between 0 and 1"),
+    ({"islands": "bogus"}, r"islands must be 'join' or 'refuse', not 'bogus'"),
+    ({"max_radius": -5}, r"max_radius must be a positive distance in metres, not -5"),
+    ({"limits": {"revenue": 5}}, r"the limit for 'revenue' must be a share between 0 and 1"),
+])
+def test_a_replan_validates_its_parameters_like_a_first_plan(params, message):
+    units = replan_input()
+    with pytest.raises(InputError, match=message):
+        DistrictPartitioner(previous="previous", random_state=0, **params).fit(units)
+    with pytest.raises(InputError, match=message):  # the same rule for the cheap check before the work
+        DistrictPartitioner(previous="previous", **params).check_params(total=1000.0, n_units=100)
+    with pytest.raises(InputError, match=message):  # and the same for a first plan
+        DistrictPartitioner(n_districts=4, **params).fit(units)
+
+
+def test_parameters_are_checked_before_the_data():
+    units = lattice(3, 3, np.random.default_rng(5))
+    # 12 districts of 9 units would be refused too, but the parameter is wrong whatever the data.
+    with pytest.raises(InputError, match="tolerance must be between 0 and 1"):
+        DistrictPartitioner(n_districts=12, tolerance=2).fit(units)
+    with pytest.raises(InputError, match="n_districts must be a positive integer, not 2.5"):
+        DistrictPartitioner(n_districts=2.5).fit(units)
+    with pytest.raises(InputError, match="target_size must be a positive number, not -5"):
+        DistrictPartitioner(target_size=-5).fit(units)
+    assert DistrictPartitioner(previous="previous").check_params(total=1000.0, n_units=9) is None  # k: the plan's
+    assert DistrictPartitioner(n_districts=3, tolerance=np.float32(0.05)).check_params(1000.0, 9) == 3
+
+
+class _Watched(DistrictPartitioner):
+    """Fails on any write to a parameter (a name without a trailing underscore) after __init__."""
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        object.__setattr__(self, "_sealed", True)
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_sealed", False) and not name.endswith("_"):
+            raise AssertionError(f"fit wrote the parameter {name!r} (= {value!r})")
+        super().__setattr__(name, value)
+
+
+def test_fit_never_writes_its_parameters_even_in_a_growth_replan():
+    # The growth re-plan tightens the tolerance for the region it re-plans: a local, not the parameter.
+    rng = np.random.default_rng(13)
+    units = lattice(20, 12, rng, low=90, high=110)
+    k = 8
+    first = DistrictPartitioner(n_districts=k, tolerance=0.03, random_state=0).fit(units)
+    target = units["subscribers"].sum() / k
+    units["previous"] = [f"D{l}" for l in first.labels_]
+    xy = np.c_[units.centroid.x, units.centroid.y]
+    corner = np.hypot(xy[:, 0] - X0, xy[:, 1] - Y0) < 500
+    units.loc[corner, "subscribers"] += int(target / corner.sum())
+    part = _Watched(target_size=target, tolerance=0.03, previous="previous", random_state=0).fit(units)
+    assert part.n_districts_ == k + 1 and "replanned_region" in part.report_
+    assert part.tolerance == 0.03 and part.report_["tolerance"] == 0.03
+
+
+def test_a_fit_that_fails_leaves_no_fitted_state_behind():
+    units = replan_input()
+    part = DistrictPartitioner(previous="previous", locked="no-such-column")
+    with pytest.raises(InputError, match="no locked-district column 'no-such-column'"):
+        part.fit(units)
+    assert not [name for name in vars(part) if name.endswith("_")]
+
+
+def test_island_links_name_the_units_not_their_rows():
+    units = lattice(8, 8, np.random.default_rng(4), gap_cols=(5,))  # columns 6-7 are an island
+    part = DistrictPartitioner(n_districts=3, random_state=0).fit(units)
+    (link,) = part.report_["islands_joined"]
+    assert link["from"].startswith("U06") and link["to"].startswith("U04"), link
+    assert {link["from"], link["to"]} <= set(units["box_id"])
+
+
+def test_the_partitioner_package_keeps_its_modules_small():
+    from pathlib import Path
+
+    import planning.partition as package
+    sizes = {f.name: len(f.read_text(encoding="utf-8").splitlines())
+             for f in Path(package.__file__).parent.glob("*.py")}
+    assert {"estimator.py", "graph.py", "first_cut.py", "state.py", "balance.py", "compact.py",
+            "constraints.py", "replan.py", "report.py"} <= set(sizes)
+    assert max(sizes.values()) <= 300, sizes

@@ -115,3 +115,19 @@ def test_barrier_kinds_can_be_made_to_slow_growth_instead_of_cutting_it(cli, loa
     assert plan["non_contiguous"] == 0 and plan["within_tolerance"]
     r = cli("plan", "create", "--city", loaded_demo, "--districts", 4, "--slow-barriers", "lava")
     assert r.returncode == 2 and "unknown barrier kind 'lava'" in r.stderr
+
+
+def test_a_replan_request_is_checked_before_any_work(engine, active_plan, loaded_demo, monkeypatch):
+    """A re-plan keeping the previous count still has its other parameters checked at once
+    (the service's cheap checks are the estimator's own), before the units are built."""
+    from api.services import plans
+    from gis.errors import InputError
+
+    def no_units(*a, **k):
+        raise AssertionError("the units were built before the parameters were checked")
+    monkeypatch.setattr(plans.store_plans, "city_units", no_units)
+    progress = []
+    with pytest.raises(InputError, match="radius"):
+        plans.create_plan(engine, loaded_demo, plans.PlanParams(previous=active_plan, max_radius=-5),
+                          progress=progress.append)
+    assert progress == []

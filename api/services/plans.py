@@ -90,12 +90,13 @@ def _check(conn: Connection, city: str, p: PlanParams) -> tuple[int, str | None]
         if row is None or row.city_id != city:
             raise NotFound(f"plan {p.previous!r} is not a plan of city {city!r}")
     # The estimator's own parameter checks, on the city's totals: the same rule, said once.
+    # A re-plan keeping the previous count gets None (0 here): that count is known from the
+    # previous plan's labels, its other parameters are checked all the same.
     est = DistrictPartitioner(n_districts=p.districts, target_size=p.target_size, tolerance=p.tolerance,
-                              max_radius=p.max_radius, limits=p.limits, parent_counts=p.parent_counts)
-    if p.previous is not None and p.districts is None and p.target_size is None and not p.parent_counts:
-        return 0, level  # a re-plan keeps the previous number, checked on the previous plan's labels
+                              max_radius=p.max_radius, limits=p.limits, parent_counts=p.parent_counts,
+                              previous="previous" if p.previous is not None else None)
     k = est.check_params(total=float(subs), n_units=int(boxes))
-    return k, level
+    return k or 0, level
 
 
 def create_plan(engine: Engine, city: str | None, params: PlanParams,
