@@ -49,6 +49,7 @@ two edits cannot wait on each other.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass, field
 
@@ -166,12 +167,13 @@ def tile(conn: Connection, layer: str, z: int, x: int, y: int, *, plan: str | No
     `if_none_match`: the client's ETags ("*" for any): when one is the tile's, `data` is None.
     The look-up runs on `conn` (in autocommit when it has no transaction open: a hit is then one
     round trip, no BEGIN and ROLLBACK around it); a miss renders and stores in a transaction of
-    its own on another connection of the same engine."""
+    its own on the same connection."""
     lay = LAYERS[layer]
     if lay.id != "districts":
         plan = None
     any_etag = "*" in if_none_match
-    look = conn if conn.in_transaction() else conn.execution_options(isolation_level="AUTOCOMMIT")
+    mine = not conn.in_transaction()      # no transaction of the caller's: the look-up in autocommit
+    look = conn.execution_options(isolation_level="AUTOCOMMIT") if mine else conn
     if z < lay.minzoom:
         if plan is not None and not look.execute(text("SELECT EXISTS (SELECT 1 FROM district_plans WHERE id = :p)"),
                                                  {"p": plan}).scalar():
@@ -186,25 +188,42 @@ def tile(conn: Connection, layer: str, z: int, x: int, y: int, *, plan: str | No
     if etag is not None:
         return Tile(None if data is None else bytes(data), etag, "hit")
     plans = [p for p in key.split(",") if p] if lay.id == "districts" else []
-    with conn.engine.begin() as tx:
-        # The lock before the render's snapshot (see the module's docstring). JIT off: the
-        # planner prices ST_AsMVTGeom so high that it compiled every render, which cost more
-        # (2 s at zoom 12 at city size) than the render itself.
+    # On the request's own connection (a second one from the pool would cost a check-out and its
+    # ping), back in the engine's isolation for this one transaction; a caller's open transaction
+    # is left alone (the render gets a connection of its own).
+    with contextlib.ExitStack() as stack:
+        if mine:
+            conn.commit()   # ends SQLAlchemy's transaction object of the autocommit look-up
+            tx = conn.execution_options(isolation_level=conn.default_isolation_level)
+        else:
+            tx = stack.enter_context(conn.engine.connect())
+        stack.enter_context(tx.begin())
+        # The lock before the render's snapshot (see the module's docstring): its own statement,
+        # since a statement's snapshot is taken when it starts. JIT off: the planner prices
+        # ST_AsMVTGeom so high that it compiled every render, which cost more (2 s at zoom 12 at
+        # city size) than the render itself.
         store = bool(tx.execute(text("SELECT pg_try_advisory_xact_lock_shared(:k, hashtext(:layer)), "
                                      "set_config('jit', 'off', true)"), {"k": LOCK_CLASS, "layer": lay.id}).scalar())
-        data, expires = tx.execute(text(_render_sql(lay, z)), {"z": z, "x": x, "y": y, "name": lay.id,
-                                                               "plans": plans}).one()
-        data = bytes(data)
-        etag = etag_of(data)
-        if store:
-            tx.execute(text(
-                "INSERT INTO tile_cache (layer, plan, z, x, y, tile, etag, envelope, expires_at) VALUES "
-                f"(:layer, :plan, :z, :x, :y, :tile, :etag, ST_Transform({ENVELOPE}, 4326), :expires) "
-                "ON CONFLICT (layer, plan, z, x, y) DO UPDATE SET tile = EXCLUDED.tile, etag = EXCLUDED.etag, "
-                "envelope = EXCLUDED.envelope, expires_at = EXCLUDED.expires_at, created_at = now()"),
-                {"layer": lay.id, "plan": key, "z": z, "x": x, "y": y, "tile": data, "etag": etag,
-                 "expires": expires})
+        # Render, hash and store in one statement: the tile's bytes never travel back to the
+        # server, and a miss costs three round trips (lock, render, commit), not five.
+        data, etag = tx.execute(text(_render_and_store_sql(lay, z, store)), {
+            "z": z, "x": x, "y": y, "name": lay.id, "plans": plans, "layer": lay.id, "plan": key}).one()
+    data = bytes(data)
     return Tile(None if any_etag or etag in if_none_match else data, etag, "miss" if store else "bypass")
+
+
+def _render_and_store_sql(lay: TileLayer, z: int, store: bool) -> str:
+    """The render, its ETag (etag_of: the MD5 of the bytes, in SQL) and, when `store`, its row in
+    the cache, as one statement answering (tile, etag)."""
+    render = _render_sql(lay, z)
+    etag = "'\"' || md5(r.tile) || '\"'"
+    if not store:
+        return f"WITH r AS ({render}) SELECT r.tile, {etag} FROM r"
+    return (f"WITH r AS ({render}), s AS (INSERT INTO tile_cache (layer, plan, z, x, y, tile, etag, envelope, "
+            f"expires_at) SELECT :layer, :plan, :z, :x, :y, r.tile, {etag}, ST_Transform({ENVELOPE}, 4326), "
+            "r.expires_at FROM r ON CONFLICT (layer, plan, z, x, y) DO UPDATE SET tile = EXCLUDED.tile, "
+            "etag = EXCLUDED.etag, envelope = EXCLUDED.envelope, expires_at = EXCLUDED.expires_at, "
+            f"created_at = now()) SELECT r.tile, {etag} FROM r")
 
 
 def _lock(conn: Connection, layer: str) -> None:

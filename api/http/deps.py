@@ -47,12 +47,20 @@ def caller(request: Request, conn: Connection = Depends(_connection)) -> User:
     if scheme.lower() != "bearer" or not key.strip():
         raise Problem(401, "this endpoint needs an API key: send 'Authorization: Bearer KEY' "
                            "(pianqu user add NAME --role ROLE makes one)", {"WWW-Authenticate": "Bearer"})
-    user = users.by_key(conn, key.strip())
+    if not conn.in_transaction():
+        # The key's read in autocommit: one round trip, no BEGIN and COMMIT around it (a warm
+        # tile is a few round trips in all); the route's own statements then begin as usual.
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            user = users.by_key(conn, key.strip())
+        finally:
+            conn.commit()   # ends SQLAlchemy's own transaction object (the server has none open)
+            conn.execution_options(isolation_level=conn.default_isolation_level)
+    else:
+        user = users.by_key(conn, key.strip())
     if user is None:
         raise Problem(401, "the API key is unknown or revoked", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
     request.state.user = user
-    if not getattr(request.state, "writing", False):
-        conn.commit()   # the key's read ends here: a long route does not hold a transaction open
     return user
 
 
