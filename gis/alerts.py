@@ -81,12 +81,12 @@ def sync(conn: Connection, city: str, alerts: gpd.GeoDataFrame, *, actor: str = 
             "distance_m, cost, reason, details, geometry, first_seen, last_seen, status_at, status_by) "
             "VALUES (:id, :city, :kind, :key, :report, :box, :cable, :score, :lines, :dist, :cost, :reason, "
             "CAST(:details AS jsonb), ST_SetSRID(ST_GeomFromWKB(decode(:geom, 'hex')), 4326), :now, :now, :now, "
-            "'pianqu evaluate') "
+            ":actor) "
             "ON CONFLICT (city_id, kind, alert_key) DO UPDATE SET report_id = EXCLUDED.report_id, "
             "box_id = EXCLUDED.box_id, cable_id = EXCLUDED.cable_id, score = EXCLUDED.score, "
             "expected_lines = EXCLUDED.expected_lines, distance_m = EXCLUDED.distance_m, cost = EXCLUDED.cost, "
             "reason = EXCLUDED.reason, details = EXCLUDED.details, geometry = EXCLUDED.geometry, "
-            "last_seen = EXCLUDED.last_seen"), rows)
+            "last_seen = EXCLUDED.last_seen"), [{**r, "actor": actor} for r in rows])
         for r in rows:
             old = existing.get(r["id"])
             if old is None:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import tiles
 from .errors import Conflict, InputError, NotFound
+from .tickets import BOX_OF_TICKET, DP_OF_TICKET
 
 
 def active_plan(conn: Connection, city: str) -> str:
@@ -192,15 +193,16 @@ def in_own_community(conn: Connection, district: str, manager_id: str) -> bool:
 
 def district_figures(conn: Connection, plan: str, district: str | None = None) -> pd.DataFrame:
     """Per district of a plan: its boxes and open faults (tickets not cleared yet)."""
-    res = conn.execute(text("""
+    # Open faults by the KPIs' rule of a ticket's box (gis.tickets.BOX_OF_TICKET).
+    res = conn.execute(text(f"""
         WITH members AS (
             SELECT m.district_id, m.box_id, m.dp_id FROM district_members m
             WHERE m.plan_id = :p AND (CAST(:d AS text) IS NULL OR m.district_id = :d)),
         open AS (
-            SELECT coalesce(s.box_id, t.box_id, dp.box_id) AS box_id, coalesce(s.dp_id, t.dp_id) AS dp_id
+            SELECT {BOX_OF_TICKET} AS box_id, {DP_OF_TICKET} AS dp_id
             FROM fault_tickets t
             LEFT JOIN subscribers s ON s.id = t.subscriber_id
-            LEFT JOIN distribution_points dp ON dp.id = t.dp_id
+            LEFT JOIN distribution_points d ON d.id = t.dp_id
             WHERE t.city_id = (SELECT city_id FROM district_plans WHERE id = :p) AND t.cleared_at IS NULL),
         faults AS (
             SELECT m.district_id, count(*) AS open_faults FROM open o

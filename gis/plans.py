@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, text
 
 from . import store
 from .errors import Conflict, InputError, NotFound
+from .tickets import BOX_OF_TICKET
 from .units import service_areas
 
 PARENT_LEVELS = {"communities": "community", "community": "community",
@@ -51,8 +52,10 @@ def city_units(conn: Connection, city: str, *, cell: float = 10.0, simplify: flo
     into = {o: u for u, a in zip(units["unit_id"], units["absorbed"]) if a for o in a.split(";")}
     key = subs["unit_id"].map(lambda x: into.get(x, x))
     units["revenue"] = subs.groupby(key)["monthly_revenue"].sum().reindex(units["unit_id"]).to_numpy()
+    # A ticket's box by the KPIs' own rule (gis.tickets.BOX_OF_TICKET: a cable fault belongs to
+    # the box that cable feeds), so a plan's fault workload and the KPIs count the same faults.
     faults = conn.execute(text(
-        "SELECT coalesce(s.box_id, t.box_id, d.box_id) AS box, count(*) FROM fault_tickets t "
+        f"SELECT {BOX_OF_TICKET} AS box, count(*) FROM fault_tickets t "
         "LEFT JOIN subscribers s ON s.id = t.subscriber_id LEFT JOIN distribution_points d ON d.id = t.dp_id "
         "WHERE t.city_id = :c AND t.reported_at > (SELECT max(reported_at) FROM fault_tickets WHERE city_id = :c) "
         "- interval '12 months' GROUP BY 1"), {"c": city}).all()

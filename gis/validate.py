@@ -184,16 +184,16 @@ def prepare(gdf: gpd.GeoDataFrame, layer: Layer, *, source: str,
         if "city_id" in gdf.columns and gdf["city_id"].notna().any():
             other = _as_text(gdf["city_id"])
             probs = Problems(source, gdf.get("id"))
-            probs.rows((other != city_id).fillna(False), lambda i: f"city_id {other.iat[i]!r} differs from --city {city_id!r}")
+            probs.rows((other != city_id).fillna(False), lambda i: f"city_id {other.iat[i]!r} differs from the city {city_id!r} the rows go into")
             probs.raise_if_any()
         gdf["city_id"] = city_id
     missing = [c for c in layer.required if c not in gdf.columns]
     if missing:
         raise InputError(f"missing required column{'s' if len(missing) > 1 else ''}: {', '.join(missing)} "
                          f"(a layer '{layer.name}' needs {', '.join(layer.required)}; "
-                         "map other names with --map FILE_COLUMN=COLUMN)", source=source)
+                         "a column of another name can be mapped to one of these)", source=source)
     if gdf.crs is None:
-        raise InputError("the file has no coordinate reference system; pass --crs (e.g. EPSG:4326)",
+        raise InputError("the file has no coordinate reference system: say which it is (e.g. EPSG:4326)",
                          source=source)
     gdf = gdf.reset_index(drop=True)
     probs = Problems(source, _as_text(gdf["id"]) if "id" in gdf.columns else None)

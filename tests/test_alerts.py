@@ -363,3 +363,13 @@ def test_a_city_is_checked_against_its_own_outline_not_another_citys(pianqu, eng
     r = pianqu("alerts", "evaluate", "--city", network, "--as-of", "2026-11-01")
     assert r.returncode == 0, r.stderr
     assert set(alerts(engine, network)) == {"extend_network", "expand_box"}
+
+
+def test_an_evaluation_records_the_actor_it_was_given(engine, network):
+    """An evaluation made over the API is the caller's: the alert's status_by and its first
+    step name him, not the CLI's default."""
+    from api.services.alerts import evaluate_city
+    evaluate_city(engine, network, actor="planner-wang", as_of="2026-11-01")
+    a = alerts(engine, network)["extend_network"]
+    assert a.status_by == "planner-wang"
+    assert events(engine, a.id)[0][0] == "planner-wang"

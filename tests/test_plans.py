@@ -2,7 +2,9 @@
 nesting, re-planning with little churn."""
 from __future__ import annotations
 
+import datetime as dt
 import json
+import secrets
 
 import pytest
 from sqlalchemy import text
@@ -131,3 +133,39 @@ def test_a_replan_request_is_checked_before_any_work(engine, active_plan, loaded
         plans.create_plan(engine, loaded_demo, plans.PlanParams(previous=active_plan, max_radius=-5),
                           progress=progress.append)
     assert progress == []
+
+
+def test_a_cable_fault_counts_for_the_same_box_in_the_plan_the_kpis_and_the_open_faults(engine, active_plan, loaded_demo):
+    """One rule for a ticket's box (gis.tickets.BOX_OF_TICKET): a fault on a feeder cable is the
+    box's that cable feeds, in a plan's fault workload, in the KPIs and in a district's open faults."""
+    from gis import assignments, plans as store_plans, tickets
+    with engine.connect() as conn:
+        box, cable, at = conn.execute(text(
+            "SELECT b.id, b.feeder_cable_id, (SELECT max(reported_at) FROM fault_tickets WHERE city_id = :c) "
+            "FROM boxes b WHERE b.city_id = :c AND b.feeder_cable_id IS NOT NULL ORDER BY b.id LIMIT 1"),
+            {"c": loaded_demo}).one()
+        district = conn.execute(text("SELECT district_id FROM district_members WHERE plan_id = :p AND box_id = :b "
+                                     "LIMIT 1"), {"p": active_plan, "b": box}).scalar()
+
+    def figures():
+        with engine.connect() as conn:
+            units = store_plans.city_units(conn, loaded_demo)[0]
+            faults = units.loc[units["box_id"] == box, "faults"].sum()
+            figs = assignments.district_figures(conn, active_plan, district)
+            return faults, int(figs["open_faults"].sum())
+    before = figures()
+    tid = f"T-CABLE-FAULT-{secrets.token_hex(3)}"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO fault_tickets (id, city_id, cable_id, cause, severity, reported_at, geometry) "
+                          "SELECT :i, :c, :cable, 'cable', 2, :at, geometry FROM boxes WHERE id = :b"),
+                     {"i": tid, "c": loaded_demo, "cable": cable, "at": at, "b": box})
+    try:
+        faults, open_faults = figures()
+        assert faults == pytest.approx(before[0] + 1 / 12)
+        assert open_faults == before[1] + 1
+        with engine.connect() as conn:
+            t = tickets.tickets(conn, loaded_demo, at.date(), (at + dt.timedelta(days=1)).date())
+        assert t.loc[t["id"] == tid, "box_id"].tolist() == [box]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM fault_tickets WHERE id = :i"), {"i": tid})

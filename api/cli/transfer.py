@@ -39,11 +39,27 @@ def import_(layer: Annotated[str, typer.Argument(help="offices, streets, barrier
         from api.services.districts import import_assignments
         out.print(json.dumps(import_assignments(engine(), city, file), default=str))
         return
-    with progress() as p:
-        p.add_task(f"importing {file.name} into {layer}", total=None)
-        res = import_file(engine(), layer, file, city=city, mapping=mapping, crs=crs,
-                          lon=lon_column, lat=lat_column, file_layer=file_layer)
+    try:
+        with progress() as p:
+            p.add_task(f"importing {file.name} into {layer}", total=None)
+            res = import_file(engine(), layer, file, city=city, mapping=mapping, crs=crs,
+                              lon=lon_column, lat=lat_column, file_layer=file_layer)
+    except InputError as e:
+        raise _in_flags(e) from None
     out.print(json.dumps(res))
+
+
+# The store says what is wrong in any door's words; this door adds the option that fixes it.
+_FLAGS = {"no coordinate reference system": "--crs", "missing required column": "--map FILE_COLUMN=COLUMN",
+          "differs from the city": "--city"}
+
+
+def _in_flags(e: InputError) -> InputError:
+    flag = next((f for words, f in _FLAGS.items() if words in e.problem), None)
+    if flag is None:
+        return e
+    return InputError(f"{e.problem} [{flag}]", source=e.source, row=e.row, record=e.record,
+                      problems=[f"{e.problems[0]} [{flag}]", *e.problems[1:]])
 
 
 def export(layer: str, file: Path, city: CityOpt = None) -> None:
