@@ -21,7 +21,8 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from gis.errors import Conflict, InputError, NotFound
+from .errors import Conflict, InputError, NotFound
+from .frames import geoframe
 
 OPEN = ("new", "acknowledged", "planned")
 STEPS = {"new": ("acknowledged", "planned", "dismissed"), "acknowledged": ("planned", "dismissed"),
@@ -137,15 +138,19 @@ def list_alerts(conn: Connection, city: str, kind: str | None = None, status: st
     """Alerts best first (highest score), at most `limit` (>= 1; None: all) of them, and how many
     there are in all (one query: the count is a window over the filtered rows)."""
     sql = (f"SELECT {', '.join(_COLUMNS)}, ST_AsBinary(geometry) AS geometry, count(*) OVER () AS total "
-           "FROM alerts WHERE city_id = :c"
-           + (" AND kind = :k" if kind else "") + (" AND status = :s" if status else "")
-           + " ORDER BY score DESC NULLS LAST, id" + (" LIMIT :n" if limit is not None else ""))
-    res = conn.execute(text(sql), {"c": city, "k": kind, "s": status, "n": limit})
-    df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+           "FROM alerts WHERE city_id = %(c)s"
+           + (" AND kind = %(k)s" if kind else "") + (" AND status = %(s)s" if status else "")
+           + " ORDER BY score DESC NULLS LAST, id" + (" LIMIT %(n)s" if limit is not None else ""))
+    df = geoframe(conn, sql, {"c": city, "k": kind, "s": status, "n": limit})
     total = df.pop("total")
     total = int(total.iat[0]) if len(df) else 0  # limit >= 1: no row means no alert at all
-    geoms = shapely.from_wkb([bytes(g) for g in df.pop("geometry")]) if len(df) else []
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=4326)), total
+    return df, total
+
+
+def feeder_cables(conn: Connection, city: str) -> gpd.GeoDataFrame:
+    """Trunk and distribution cables (a rebuild is planned on them, not on single drops)."""
+    return geoframe(conn, "SELECT id, kind, year_laid, ST_AsBinary(geometry) AS geometry FROM cables "
+                          "WHERE city_id = %(c)s AND kind <> 'drop'", {"c": city})
 
 
 def history(conn: Connection, aid: str) -> pd.DataFrame:

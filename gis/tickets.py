@@ -15,8 +15,9 @@ import shapely
 from sqlalchemy import Connection, text
 
 from .errors import InputError
+from .frames import frame, geoframe
+from .models import SRID
 
-SRID = 4326
 
 
 def known_timezone(name) -> bool:
@@ -61,16 +62,6 @@ def ticket_range(conn: Connection, city: str, tz: str | None = None) -> tuple[dt
     return None if row[0] is None else (row[0], row[1])
 
 
-def _frame(conn: Connection, sql: str, params: dict) -> pd.DataFrame:
-    """A query's rows as a frame. Through the driver's own cursor (binary): plain tuples build
-    a frame several times faster than SQLAlchemy's Row objects, which pandas probes one by one
-    (150,000 tickets: about 4 s saved). `sql` uses psycopg's %(name)s placeholders."""
-    with conn.connection.driver_connection.cursor(binary=True) as cur:
-        cur.execute(sql, params)
-        cols = [d.name for d in cur.description]
-        return pd.DataFrame(cur.fetchall(), columns=cols)
-
-
 def _no_jit(conn: Connection) -> None:
     # PostgreSQL's JIT compiles these few-second scans for longer than they run (2 s of
     # compiling for a year of tickets): off for this transaction only.
@@ -80,13 +71,13 @@ def _no_jit(conn: Connection) -> None:
 def box_context(conn: Connection, city: str) -> pd.DataFrame:
     """One row per box (and per distribution point of a box split between districts): office,
     community (the one its box stands in), lines, and the active plan's district and manager."""
-    boxes = _frame(conn, """
+    boxes = frame(conn, """
         SELECT b.id AS box_id, b.office_id, b.capacity, b.used, b.year_installed,
                (SELECT a.id FROM admin_areas a WHERE a.city_id = b.city_id AND a.level = 'community'
                  ORDER BY a.geometry <-> b.geometry LIMIT 1) AS community_id,
                (SELECT count(*) FROM subscribers s WHERE s.box_id = b.id) AS lines
         FROM boxes b WHERE b.city_id = %(c)s""", {"c": city})
-    members = _frame(conn, """
+    members = frame(conn, """
         SELECT m.box_id, m.dp_id, d.code AS district,
                (SELECT x.manager_id FROM district_assignments x WHERE x.district_id = d.id
                   AND x.valid_from <= now() AND (x.valid_to IS NULL OR x.valid_to > now()) LIMIT 1) AS manager_id
@@ -144,7 +135,7 @@ def lines(conn: Connection, city: str, columns=("id", "box_id", "dp_id", "connec
     # Rows of plain values through the driver, the point as two floats: 700,000 lines in about
     # a second (COPY hands them over one row per call: 7 s).
     sel = ", ".join([f"s.{c}" for c in cols] + ["ST_X(s.geometry) AS x", "ST_Y(s.geometry) AS y"])
-    df = _frame(conn, f"SELECT {sel} FROM subscribers s WHERE s.city_id = %(c)s ORDER BY s.id", {"c": city})
+    df = frame(conn, f"SELECT {sel} FROM subscribers s WHERE s.city_id = %(c)s ORDER BY s.id", {"c": city})
     geom = shapely.points(df.pop("x").to_numpy(float), df.pop("y").to_numpy(float)) if len(df) else []
     if "connected_since" in df.columns:
         df["connected_since"] = pd.to_datetime(df["connected_since"])
@@ -179,12 +170,13 @@ def tickets(conn: Connection, city: str, start: dt.date | str | None = None, end
     if {"cable_kind", "year_laid"} & set(need):
         joins += " LEFT JOIN cables c ON c.id = coalesce(t.cable_id, s.drop_cable_id)"
     _no_jit(conn)
-    df = _frame(conn, f"""
+    found = geoframe(conn, f"""
         SELECT {", ".join(_SELECT[c] for c in need)}, ST_AsBinary(t.geometry) AS g
         FROM fault_tickets t{joins}
         WHERE t.city_id = %(c)s AND t.reported_at >= %(a)s AND t.reported_at < %(b)s
-        ORDER BY t.reported_at, t.id""", {"c": city, "a": start, "b": end})
-    geom = shapely.from_wkb(df.pop("g").to_numpy(dtype=object)) if len(df) else []
+        ORDER BY t.reported_at, t.id""", {"c": city, "a": start, "b": end}, geometry="g")
+    geom = found.geometry.to_numpy()
+    df = pd.DataFrame(found.drop(columns="geometry"))
     for c in ("reported_at", "first_contact_at", "cleared_at"):
         if c in df.columns:
             df[c] = pd.to_datetime(df[c], utc=True)
@@ -215,7 +207,7 @@ def month_kpi_inputs(conn: Connection, city: str, plan: str, month: pd.Period, t
     p = {"c": city, "p": plan, "look": m0 - pd.Timedelta(days=30), "m1": m1, "y0": y0, "y1": y1,
          "m0d": month.start_time.date(), "m1d": (month + 1).start_time.date(), "y1d": (month - 11).start_time.date()}
     _no_jit(conn)
-    t = _frame(conn, f"""
+    t = frame(conn, f"""
         WITH t AS (
             SELECT t.subscriber_id, t.reported_at, t.first_contact_at, t.cleared_at,
                    {BOX_OF_TICKET} AS box_id, {DP_OF_TICKET} AS dp_id
@@ -230,7 +222,7 @@ def month_kpi_inputs(conn: Connection, city: str, plan: str, month: pd.Period, t
         t[c] = pd.to_datetime(t[c], utc=True)
     # A line without a connection day, or connected by the month a year before, counts in both
     # months; one connected since, in the month only; one connected later, in neither.
-    lines = _frame(conn, f"""
+    lines = frame(conn, f"""
         SELECT m.district_id,
                CASE WHEN s.connected_since IS NULL OR s.connected_since < %(y1d)s THEN NULL
                     WHEN s.connected_since < %(m1d)s THEN %(m0d)s ELSE %(m1d)s END AS connected_since,

@@ -60,17 +60,6 @@ def check_listing(kind: str | None = None, status: str | None = None, limit: int
         raise InputError(f"{n['offset']} must be 0 to {OFFSET_MAX:,} alerts, not {offset!r}")
 
 
-def _feeder_cables(conn, city_id: str):
-    """Trunk and distribution cables: a rebuild is planned on them, not on single drops."""
-    import geopandas as gpd
-    import shapely
-    res = conn.execute(text("SELECT id, kind, year_laid, ST_AsBinary(geometry) AS g FROM cables "
-                            "WHERE city_id = :c AND kind <> 'drop'"), {"c": city_id})
-    df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
-    geom = shapely.from_wkb([bytes(g) for g in df.pop("g")]) if len(df) else []
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geom, crs=4326))
-
-
 def fault_hotspots(conn, city_id: str):
     """Hot cells of the last 12 months of tickets (Gi* on faults per line), with their faults a
     year, for the rebuild alerts; None when there are no tickets."""
@@ -110,7 +99,7 @@ def evaluate_city(engine: Engine, city: str | None = None, *, use_streets: bool 
         hot, cables = None, None
         if found is not None:
             hot, per_cable = found
-            cables = _feeder_cables(conn, city_id)
+            cables = store_alerts.feeder_cables(conn, city_id)
             cables["hot_faults"] = per_cable.reindex(cables["id"]).fillna(0).to_numpy()
     scan = evaluate(boxes, demand, crs=crs, subscribers=subscribers, outline=outline if len(outline) else None,
                     streets=streets if streets is not None and len(streets) else None, cables=cables,
