@@ -70,7 +70,8 @@ def load_step(url: str, out: str) -> dict:
         last[0] = now
 
     t0 = time.perf_counter()
-    store.bulk_load(eng, city.layers, progress=tick)
+    with eng.begin() as tx:
+        store.bulk_load(tx, city.layers, progress=tick)
     total = time.perf_counter() - t0
     return {"seconds": total, "per_layer": times, "rows": {k: len(v) for k, v in city.layers.items()}}
 

@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
 from . import store
 from .errors import Conflict, InputError, NotFound
@@ -104,71 +104,71 @@ def next_plan_id(conn: Connection, city: str) -> str:
     return f"{city}-plan-{n + 1:03d}"
 
 
-def save_plan(engine: Engine, city: str, units: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, report: dict, *,
+def save_plan(conn: Connection, city: str, units: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, report: dict, *,
               parameters: dict, name: str | None = None, previous: str | None = None,
               parent_level: str | None = None, created_by: str | None = None) -> str:
-    """Store a plan as a draft with its districts and members, in one transaction."""
-    with engine.begin() as conn:
-        plan_id = next_plan_id(conn, city)
-        conn.execute(text(
-            "INSERT INTO district_plans (id, city_id, name, status, parent_level, previous_plan_id, parameters, "
-            "report, created_by) VALUES (:id, :c, :n, 'draft', :pl, :prev, CAST(:params AS jsonb), "
-            "CAST(:rep AS jsonb), :by)"),
-            {"id": plan_id, "c": city, "n": name or plan_id, "pl": parent_level, "prev": previous,
-             "params": json.dumps(parameters, default=str), "rep": json.dumps(report, default=float),
-             "by": created_by})
-        d = districts.to_crs(4326)
-        parent = None
-        if parent_level:
-            parent = units.groupby("district")[parent_level].first()
-        rows = [{"id": f"{plan_id}-{code}", "p": plan_id, "code": code,
-                 "parent": None if parent is None else parent.get(code),
-                 "subs": int(sub), "load": float(load),
-                 "totals": json.dumps({k: float(r[k]) for k in ("revenue", "faults", "area_km2", "units",
-                                                                "deviation", "polsby_popper") if k in r}),
-                 "g": shapely.to_wkt(shapely.multipolygons(shapely.get_parts(geom)) if geom.geom_type == "Polygon"
-                                     else geom)}
-                for code, sub, load, geom, (_, r) in zip(d["district"], d["subscribers"], d["workload"],
-                                                        d.geometry, d.iterrows())]
-        conn.execute(text(
-            "INSERT INTO districts (id, plan_id, code, parent_area_id, subscribers, workload, totals, geometry) "
-            "VALUES (:id, :p, :code, :parent, :subs, :load, CAST(:totals AS jsonb), ST_GeomFromText(:g, 4326))"), rows)
-        members = [{"id": f"{plan_id}/{u}", "p": plan_id, "d": f"{plan_id}-{code}", "b": b,
-                    "dp": None if pd.isna(dp) else dp}
-                   for u, code, b, dp in zip(units["unit_id"], units["district"], units["box_id"], units["dp_id"])]
-        # Units absorbed into a neighbour in the same building go where it goes.
-        absorbed = units["absorbed"] if "absorbed" in units.columns else pd.Series("", index=units.index)
-        for a, code in zip(absorbed.fillna(""), units["district"]):
-            for u in filter(None, str(a).split(";")):
-                b, _, dp = u.partition("/")
-                members.append({"id": f"{plan_id}/{u}", "p": plan_id, "d": f"{plan_id}-{code}", "b": b, "dp": dp or None})
-        conn.execute(text("INSERT INTO district_members (id, plan_id, district_id, box_id, dp_id) "
-                          "VALUES (:id, :p, :d, :b, :dp)"), members)
+    """Store a plan as a draft with its districts and members, in the caller's transaction."""
+    store.writing(conn)
+    plan_id = next_plan_id(conn, city)
+    conn.execute(text(
+        "INSERT INTO district_plans (id, city_id, name, status, parent_level, previous_plan_id, parameters, "
+        "report, created_by) VALUES (:id, :c, :n, 'draft', :pl, :prev, CAST(:params AS jsonb), "
+        "CAST(:rep AS jsonb), :by)"),
+        {"id": plan_id, "c": city, "n": name or plan_id, "pl": parent_level, "prev": previous,
+         "params": json.dumps(parameters, default=str), "rep": json.dumps(report, default=float),
+         "by": created_by})
+    d = districts.to_crs(4326)
+    parent = None
+    if parent_level:
+        parent = units.groupby("district")[parent_level].first()
+    rows = [{"id": f"{plan_id}-{code}", "p": plan_id, "code": code,
+             "parent": None if parent is None else parent.get(code),
+             "subs": int(sub), "load": float(load),
+             "totals": json.dumps({k: float(r[k]) for k in ("revenue", "faults", "area_km2", "units",
+                                                            "deviation", "polsby_popper") if k in r}),
+             "g": shapely.to_wkt(shapely.multipolygons(shapely.get_parts(geom)) if geom.geom_type == "Polygon"
+                                 else geom)}
+            for code, sub, load, geom, (_, r) in zip(d["district"], d["subscribers"], d["workload"],
+                                                    d.geometry, d.iterrows())]
+    conn.execute(text(
+        "INSERT INTO districts (id, plan_id, code, parent_area_id, subscribers, workload, totals, geometry) "
+        "VALUES (:id, :p, :code, :parent, :subs, :load, CAST(:totals AS jsonb), ST_GeomFromText(:g, 4326))"), rows)
+    members = [{"id": f"{plan_id}/{u}", "p": plan_id, "d": f"{plan_id}-{code}", "b": b,
+                "dp": None if pd.isna(dp) else dp}
+               for u, code, b, dp in zip(units["unit_id"], units["district"], units["box_id"], units["dp_id"])]
+    # Units absorbed into a neighbour in the same building go where it goes.
+    absorbed = units["absorbed"] if "absorbed" in units.columns else pd.Series("", index=units.index)
+    for a, code in zip(absorbed.fillna(""), units["district"]):
+        for u in filter(None, str(a).split(";")):
+            b, _, dp = u.partition("/")
+            members.append({"id": f"{plan_id}/{u}", "p": plan_id, "d": f"{plan_id}-{code}", "b": b, "dp": dp or None})
+    conn.execute(text("INSERT INTO district_members (id, plan_id, district_id, box_id, dp_id) "
+                      "VALUES (:id, :p, :d, :b, :dp)"), members)
     return plan_id
 
 
-def activate_plan(engine: Engine, plan_id: str) -> dict:
-    """Make a plan the city's active one; the one it replaces is archived in the same transaction,
-    so at every moment the city has exactly the old or exactly the new plan active."""
-    with engine.begin() as conn:
-        row = conn.execute(text("SELECT city_id, status FROM district_plans WHERE id = :p FOR UPDATE"),
-                           {"p": plan_id}).one_or_none()
-        if row is None:
-            raise NotFound(f"plan {plan_id!r} does not exist")
-        city, status = row
-        # Activations of one city take turns (the city's row is their lock): two planners activating
-        # two drafts at once both succeed, one after the other, instead of one tripping over the
-        # unique "one active plan per city" index half-way.
-        conn.execute(text("SELECT id FROM cities WHERE id = :c FOR UPDATE"), {"c": city})
-        if status == "active":
-            raise Conflict(f"plan {plan_id!r} is already active")
-        n = conn.execute(text("SELECT count(*) FROM districts WHERE plan_id = :p"), {"p": plan_id}).scalar()
-        if not n:
-            raise Conflict(f"plan {plan_id!r} has no districts; it cannot be activated")
-        old = conn.execute(text("UPDATE district_plans SET status = 'archived' WHERE city_id = :c AND status = 'active' "
-                                "RETURNING id"), {"c": city}).scalars().all()
-        conn.execute(text("UPDATE district_plans SET status = 'active', activated_at = :t WHERE id = :p"),
-                     {"p": plan_id, "t": dt.datetime.now(dt.timezone.utc)})
+def activate_plan(conn: Connection, plan_id: str) -> dict:
+    """Make a plan the city's active one; the one it replaces is archived in the same transaction
+    (the caller's), so at every moment the city has exactly the old or exactly the new plan active."""
+    store.writing(conn)
+    row = conn.execute(text("SELECT city_id, status FROM district_plans WHERE id = :p FOR UPDATE"),
+                       {"p": plan_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"plan {plan_id!r} does not exist")
+    city, status = row
+    # Activations of one city take turns (the city's row is their lock): two planners activating
+    # two drafts at once both succeed, one after the other, instead of one tripping over the
+    # unique "one active plan per city" index half-way.
+    conn.execute(text("SELECT id FROM cities WHERE id = :c FOR UPDATE"), {"c": city})
+    if status == "active":
+        raise Conflict(f"plan {plan_id!r} is already active")
+    n = conn.execute(text("SELECT count(*) FROM districts WHERE plan_id = :p"), {"p": plan_id}).scalar()
+    if not n:
+        raise Conflict(f"plan {plan_id!r} has no districts; it cannot be activated")
+    old = conn.execute(text("UPDATE district_plans SET status = 'archived' WHERE city_id = :c AND status = 'active' "
+                            "RETURNING id"), {"c": city}).scalars().all()
+    conn.execute(text("UPDATE district_plans SET status = 'active', activated_at = :t WHERE id = :p"),
+                 {"p": plan_id, "t": dt.datetime.now(dt.timezone.utc)})
     return {"plan": plan_id, "city": city, "archived": old}
 
 

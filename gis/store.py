@@ -1,9 +1,10 @@
 """Reading and writing layers in PostGIS, all-or-nothing.
 
-Rows go in through COPY (CSV written by Arrow, geometry as hex EWKB), one transaction per
-call. Two write paths:
-- `import_layer`: upsert on `id` through a staging table, after checking every reference
-  against the store and the file, so a dangling id is reported with its row.
+Rows go in through COPY (CSV written by Arrow, geometry as hex EWKB). Every function takes a
+Connection, and every write runs in the caller's transaction (`with engine.begin() as conn:`),
+so what commits together is the caller's choice. Two write paths:
+- `upsert`: on `id` through a staging table, after checking every reference against the
+  store and the file, so a dangling id is reported with its row.
 - `bulk_load`: the fast path for whole cities (the demo): COPY straight into the tables, with
   each table's foreign keys dropped for the load and added back afterwards, which validates
   them in one set-based join instead of one trigger per row (what pg_restore does too).
@@ -19,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import shapely
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError, DataError
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
@@ -163,15 +164,19 @@ def check_references(conn: Connection, lay: Layer, gdf: gpd.GeoDataFrame, source
     probs.raise_if_any()
 
 
-def import_layer(engine: Engine, lay: Layer, gdf: gpd.GeoDataFrame, *, source: str) -> dict:
-    """Upsert prepared rows (see gis.validate.prepare) in one transaction; returns counts."""
-    with engine.begin() as conn:
-        return upsert(conn, lay, gdf, source=source)
+def writing(conn: Connection) -> None:
+    """Every write of the store runs in its caller's transaction (`with engine.begin() as
+    conn:`), so the caller decides what commits together; a connection with none open would
+    write rows that its close rolls back without a word. (A programming error, not bad input.)"""
+    if not conn.in_transaction():
+        raise RuntimeError("a store write needs a transaction: call it inside `with engine.begin() as conn:`")
 
 
 def upsert(conn: Connection, lay: Layer, gdf: gpd.GeoDataFrame, *, source: str, insert_only: bool = False) -> dict:
-    """Upsert prepared rows on `conn` (the caller's transaction: an API edit and its tile-cache
-    invalidation commit together). `insert_only`: an id already stored is an error, not an update."""
+    """Upsert prepared rows (see gis.validate.prepare) in the caller's transaction (an API edit
+    and its tile-cache invalidation commit together); returns counts. `insert_only`: an id
+    already stored is an error, not an update."""
+    writing(conn)
     cols = _columns(lay, gdf)
     update = [c for c in cols if c != "id"]
     col_sql = ", ".join(f'"{c}"' for c in cols)
@@ -199,56 +204,56 @@ def upsert(conn: Connection, lay: Layer, gdf: gpd.GeoDataFrame, *, source: str, 
 LAYERS_ALL = [t.name for t in Base.metadata.sorted_tables if t.name != "api_users"]
 
 
-def bulk_load(engine: Engine, layers: dict[str, gpd.GeoDataFrame], *, source: str = "bulk load",
+def bulk_load(conn: Connection, layers: dict[str, gpd.GeoDataFrame], *, source: str = "bulk load",
               progress: Progress | None = None, replace: str | None = None) -> dict[str, int]:
-    """Insert whole new layers (no upsert) in one transaction, parents first.
+    """Insert whole new layers (no upsert) in the caller's transaction, parents first.
 
     `replace`: a city deleted in the same transaction before the load, so an interrupted or
     failed replace leaves the old city whole and a finished one leaves only the new."""
+    writing(conn)
     counts = {}
     try:
-        with engine.begin() as conn:
-            tiles.forget_all(conn)   # also holds back renders of the old data until the load commits
-            others = set(city_ids(conn)) - {replace}
-            if not others:
-                # An empty store (or one holding only the city replaced): truncating in this
-                # transaction lets PostgreSQL (wal_level minimal) write the new files without
-                # WAL, the single largest cost of a load, and is also the fastest delete. Every
-                # table hangs off cities, so no other city means no other rows anywhere.
-                tables = ", ".join(f'"{t}"' for t in LAYERS_ALL)
-                conn.execute(text(f"TRUNCATE {tables}"))
-            elif replace is not None:
-                _delete_city(conn, replace)
-            for name in LOAD_ORDER:
-                if name not in layers:
-                    continue
-                lay, gdf = LAYERS[name], layers[name]
-                fks = list(lay.table.foreign_key_constraints)
-                # Building an index once over sorted keys beats growing it row by row, but only
-                # when the load is bigger than what the table already holds (a province store
-                # loading its fifteenth city keeps its indexes).
-                indexes = _secondary_indexes(conn, name) if len(gdf) > _rows_estimate(conn, name) else []
-                for fk in fks:
-                    conn.execute(DropConstraint(fk))
-                for idx, _ in indexes:
-                    conn.execute(text(f'DROP INDEX "{idx}"'))
-                counts[name] = _copy(conn, name, gdf, _columns(lay, gdf))
-                for _, definition in indexes:
-                    conn.execute(text(definition))
-                for fk in fks:
-                    conn.execute(AddConstraint(fk))
-                conn.execute(text(f'ANALYZE "{name}"'))
-                if progress:
-                    progress(name, counts[name])
+        tiles.forget_all(conn)   # also holds back renders of the old data until the load commits
+        others = set(city_ids(conn)) - {replace}
+        if not others:
+            # An empty store (or one holding only the city replaced): truncating in this
+            # transaction lets PostgreSQL (wal_level minimal) write the new files without
+            # WAL, the single largest cost of a load, and is also the fastest delete. Every
+            # table hangs off cities, so no other city means no other rows anywhere.
+            tables = ", ".join(f'"{t}"' for t in LAYERS_ALL)
+            conn.execute(text(f"TRUNCATE {tables}"))
+        elif replace is not None:
+            _delete_city(conn, replace)
+        for name in LOAD_ORDER:
+            if name not in layers:
+                continue
+            lay, gdf = LAYERS[name], layers[name]
+            fks = list(lay.table.foreign_key_constraints)
+            # Building an index once over sorted keys beats growing it row by row, but only
+            # when the load is bigger than what the table already holds (a province store
+            # loading its fifteenth city keeps its indexes).
+            indexes = _secondary_indexes(conn, name) if len(gdf) > _rows_estimate(conn, name) else []
+            for fk in fks:
+                conn.execute(DropConstraint(fk))
+            for idx, _ in indexes:
+                conn.execute(text(f'DROP INDEX "{idx}"'))
+            counts[name] = _copy(conn, name, gdf, _columns(lay, gdf))
+            for _, definition in indexes:
+                conn.execute(text(definition))
+            for fk in fks:
+                conn.execute(AddConstraint(fk))
+            conn.execute(text(f'ANALYZE "{name}"'))
+            if progress:
+                progress(name, counts[name])
     except (IntegrityError, DataError) as e:
         raise _integrity(e, source) from None
     return counts
 
 
-def delete_city(engine: Engine, city: str) -> None:
-    """Remove a city and everything in it, in one transaction."""
-    with engine.begin() as conn:
-        _delete_city(conn, city)
+def delete_city(conn: Connection, city: str) -> None:
+    """Remove a city and everything in it, in the caller's transaction."""
+    writing(conn)
+    _delete_city(conn, city)
 
 
 def _delete_city(conn: Connection, city: str) -> None:

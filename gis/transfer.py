@@ -6,7 +6,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Connection
 
 from . import store
 from .crs import utm_epsg
@@ -64,10 +64,12 @@ def _fill_timezone(gdf: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
     return gdf
 
 
-def import_file(engine: Engine, layer_name: str, path: str | Path, *, city: str | None = None,
+def import_file(conn: Connection, layer_name: str, path: str | Path, *, city: str | None = None,
                 mapping: dict[str, str] | None = None, crs=None, lon: str | None = None,
                 lat: str | None = None, file_layer: str | None = None) -> dict:
-    """Read, validate and upsert one file into one layer; all rows or none."""
+    """Read, validate and upsert one file into one layer, in the caller's transaction; all rows
+    or none."""
+    store.writing(conn)
     lay = layer_of(layer_name)
     path = Path(path)
     gdf = read_file(path, layer=file_layer, lon=lon, lat=lat, crs=crs)
@@ -83,19 +85,17 @@ def import_file(engine: Engine, layer_name: str, path: str | Path, *, city: str 
     if lay.name == "cities":
         gdf = _fill_timezone(_fill_metric_crs(gdf), path.name)
     elif "city_id" in lay.kinds and (city is not None or "city_id" not in gdf.columns):
-        with engine.connect() as conn:
-            city_id = store.resolve_city(conn, city)
+        city_id = store.resolve_city(conn, city)
     rows = prepare(gdf, lay, source=path.name, city_id=city_id)
-    return store.import_layer(engine, lay, rows, source=path.name)
+    return store.upsert(conn, lay, rows, source=path.name)
 
 
-def export_layer(engine: Engine, layer_name: str, path: str | Path, *, city: str | None = None) -> dict:
+def export_layer(conn: Connection, layer_name: str, path: str | Path, *, city: str | None = None) -> dict:
     lay = layer_of(layer_name)
-    with engine.connect() as conn:
-        city_id = store.resolve_city(conn, city) if "city_id" in lay.kinds else None
-        gdf = store.read_layer(conn, lay.name, city_id)
-        if city_id is not None:
-            gdf = _with_districts(conn, lay.name, gdf, city_id)
+    city_id = store.resolve_city(conn, city) if "city_id" in lay.kinds else None
+    gdf = store.read_layer(conn, lay.name, city_id)
+    if city_id is not None:
+        gdf = _with_districts(conn, lay.name, gdf, city_id)
     write_file(gdf, path, layer=lay.name)
     return {"layer": lay.name, "rows": len(gdf), "file": str(path)}
 

@@ -40,7 +40,8 @@ def tmp_city(engine):
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO cities (id, name, metric_crs) VALUES (:c, :c, 32649)"), {"c": city})
     yield city
-    store.delete_city(engine, city)
+    with engine.begin() as tx:
+        store.delete_city(tx, city)
 
 
 SEED = 7
@@ -58,9 +59,11 @@ def small_demo():
 def loaded_demo(engine, small_demo):
     """The small demo city loaded through the fast path; its id."""
     city = str(small_demo.layers["cities"]["id"].iat[0])
-    store.bulk_load(engine, small_demo.layers)
+    with engine.begin() as tx:
+        store.bulk_load(tx, small_demo.layers)
     yield city
-    store.delete_city(engine, city)
+    with engine.begin() as tx:
+        store.delete_city(tx, city)
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,8 @@ def city_on(engine, city, tz, local_time):
     layers["fault_tickets"].loc[1, "reported_at"] = pd.Timestamp("2026-09-15 10:00", tz=tz)   # out of the way
     with engine.begin() as conn:
         conn.execute(text("UPDATE cities SET timezone = :tz WHERE id = :c"), {"c": city, "tz": tz})
-    store.bulk_load(engine, layers)
+    with engine.begin() as tx:
+        store.bulk_load(tx, layers)
     return city
 
 
@@ -101,19 +102,23 @@ def test_a_city_imported_without_a_time_zone_gets_its_outlines(engine, tmp_path)
     cities = {"tz-changsha": (112.94, 28.23, "Asia/Shanghai"), "tz-berlin": (13.40, 52.52, "Europe/Berlin")}
     try:
         for city, (lon, lat, _) in cities.items():
-            import_file(engine, "cities", _city_file(tmp_path, city, lon, lat))
+            with engine.begin() as tx:
+                import_file(tx, "cities", _city_file(tmp_path, city, lon, lat))
         assert {c: _timezone(engine, c) for c in cities} == {c: v[2] for c, v in cities.items()}
-        import_file(engine, "cities", _city_file(tmp_path, "tz-berlin", 13.40, 52.52, timezone=["Europe/Paris"]))
+        with engine.begin() as tx:
+            import_file(tx, "cities", _city_file(tmp_path, "tz-berlin", 13.40, 52.52, timezone=["Europe/Paris"]))
         assert _timezone(engine, "tz-berlin") == "Europe/Paris"        # a given zone is kept
     finally:
         for city in cities:
-            store.delete_city(engine, city)
+            with engine.begin() as tx:
+                store.delete_city(tx, city)
 
 
 def test_an_unknown_time_zone_name_is_a_row_named_error_and_nothing_is_written(engine, tmp_path):
     path = _city_file(tmp_path, "tz-nowhere", 112.94, 28.23, timezone=["Asia/Changsha"])
     with pytest.raises(InputError, match=r"tz-nowhere.gpkg row 1 \(id tz-nowhere\): timezone 'Asia/Changsha' is not "
                                          "a known IANA time zone"):
-        import_file(engine, "cities", path)
+        with engine.begin() as tx:
+            import_file(tx, "cities", path)
     with engine.connect() as conn:
         assert "tz-nowhere" not in store.city_ids(conn)

@@ -36,7 +36,8 @@ def own_store(small_demo):
     with db.scratch_database("pianqu_safety") as url:
         db.upgrade(url)
         eng = db.engine(url)
-        store.bulk_load(eng, small_demo.layers)
+        with eng.begin() as tx:
+            store.bulk_load(tx, small_demo.layers)
         yield url, eng
         eng.dispose()
 

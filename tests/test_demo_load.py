@@ -101,8 +101,10 @@ def test_cli_demo_load_is_idempotent_and_prints_a_summary(db_url, engine, loaded
 def test_export_of_the_demo_round_trips_through_import(engine, loaded_demo, tmp_path):
     from gis.transfer import export_layer, import_file
     path = tmp_path / "boxes.gpkg"
-    res = export_layer(engine, "boxes", path, city=loaded_demo)
-    again = import_file(engine, "boxes", path, city=loaded_demo)
+    with engine.connect() as tx:
+        res = export_layer(tx, "boxes", path, city=loaded_demo)
+    with engine.begin() as tx:
+        again = import_file(tx, "boxes", path, city=loaded_demo)
     assert again["updated"] == res["rows"] and again["inserted"] == 0
 
 

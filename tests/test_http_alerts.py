@@ -37,7 +37,8 @@ def city(engine):
         conn.execute(text(f"INSERT INTO boxes (id, city_id, office_id, capacity, used, year_installed, geometry) "
                           f"VALUES (:b, :c, :o, 100, 90, 2005, {pt(0, 0)})"), {"b": f"{c}-B1", "c": c, "o": f"{c}-O"})
     yield c
-    store.delete_city(engine, c)
+    with engine.begin() as tx:
+        store.delete_city(tx, c)
 
 
 def feature(dx=100.0, dy=0.0, **props) -> dict:

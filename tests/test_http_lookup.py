@@ -172,7 +172,8 @@ def test_split_box_answers_the_district_of_the_subscribers_dp(engine, plan, load
 
 def test_a_city_without_an_active_plan_answers_the_box_with_null_district(http, engine, tmp_city):
     layers = tiny_network(tmp_city)
-    store.bulk_load(engine, layers)
+    with engine.begin() as tx:
+        store.bulk_load(tx, layers)
     sub = layers["subscribers"].iloc[0]
     body = http("analyst").get("/lookup", params={"subscriber": sub["id"]}).json()
     assert body["box_id"] == sub["box_id"] and body["city"] == tmp_city

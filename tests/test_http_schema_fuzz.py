@@ -21,7 +21,8 @@ def fuzz_server(small_demo):
     with db.scratch_database("pianqu_fuzz") as url:
         db.upgrade(url)
         eng = db.engine(url)
-        store.bulk_load(eng, small_demo.layers)
+        with eng.begin() as tx:
+            store.bulk_load(tx, small_demo.layers)
         with eng.begin() as conn:
             _, key = users.add(conn, "fuzz-planner", "planner", None)
         eng.dispose()

@@ -19,7 +19,8 @@ from networks import UTM, X0, Y0, tiny_network
 
 @pytest.fixture
 def city(engine, tmp_city):
-    store.bulk_load(engine, tiny_network(tmp_city))
+    with engine.begin() as tx:
+        store.bulk_load(tx, tiny_network(tmp_city))
     return tmp_city
 
 
@@ -63,7 +64,8 @@ def test_import_each_format_then_reimport_updates_instead_of_duplicating(engine,
     if suffix == ".shp":  # dBase truncates names to 10 characters: map them back
         mapping = {"year_insta": "year_installed"}
     before = box_count(engine, city)
-    res = import_file(engine, "boxes", path, city=city, mapping=mapping)
+    with engine.begin() as tx:
+        res = import_file(tx, "boxes", path, city=city, mapping=mapping)
     assert res["inserted"] == 3 and res["updated"] == 0
     assert box_count(engine, city) == before + 3
     got = stored_boxes(engine, city).loc[boxes["id"]]
@@ -72,7 +74,8 @@ def test_import_each_format_then_reimport_updates_instead_of_duplicating(engine,
 
     boxes["capacity"] = boxes["capacity"] + 50
     (write_csv_lonlat if suffix == ".csv" else write_file)(boxes, path)
-    res = import_file(engine, "boxes", path, city=city, mapping=mapping)
+    with engine.begin() as tx:
+        res = import_file(tx, "boxes", path, city=city, mapping=mapping)
     assert res["inserted"] == 0 and res["updated"] == 3
     assert box_count(engine, city) == before + 3
     assert list(stored_boxes(engine, city).loc[boxes["id"], "capacity"]) == [450, 550, 650]
@@ -83,7 +86,8 @@ def test_import_reprojects_any_crs_to_lon_lat(engine, city, tmp_path, crs):
     boxes = new_boxes(city, crs=crs)
     path = tmp_path / "boxes.gpkg"
     write_file(boxes, path)
-    import_file(engine, "boxes", path, city=city)
+    with engine.begin() as tx:
+        import_file(tx, "boxes", path, city=city)
     got = stored_boxes(engine, city).loc[boxes["id"]]
     expect = new_boxes(city, crs=4326)
     # CGCS2000 and WGS 84 agree to well under a metre: 1e-5 degrees is about a metre.
@@ -97,7 +101,8 @@ def test_csv_in_a_projected_crs_with_named_columns_and_mapping(engine, city, tmp
     df["east"], df["north"] = boxes.geometry.x, boxes.geometry.y
     path = tmp_path / "boxes.csv"
     df.to_csv(path, index=False)
-    import_file(engine, "boxes", path, city=city, crs=f"EPSG:{UTM}", lon="east", lat="north",
+    with engine.begin() as tx:
+        import_file(tx, "boxes", path, city=city, crs=f"EPSG:{UTM}", lon="east", lat="north",
                 mapping={"ports": "capacity", "box_no": "id"})
     got = stored_boxes(engine, city).loc[boxes["id"]]
     assert list(got["capacity"]) == [400, 500, 600]
@@ -107,7 +112,8 @@ def test_csv_in_a_projected_crs_with_named_columns_and_mapping(engine, city, tmp
 def test_export_round_trips_every_format(engine, city, tmp_path):
     for suffix in (".gpkg", ".geojson", ".parquet", ".csv", ".fgb"):
         path = tmp_path / f"subs{suffix}"
-        res = export_layer(engine, "subscribers", path, city=city)
+        with engine.connect() as tx:
+            res = export_layer(tx, "subscribers", path, city=city)
         assert res["rows"] == 5 and path.exists()
         back = (gpd.read_parquet(path) if suffix == ".parquet" else
                 pd.read_csv(path) if suffix == ".csv" else gpd.read_file(path))
@@ -163,7 +169,8 @@ def test_bad_box_rows_are_rejected_by_row_with_nothing_written(engine, city, tmp
     write_file(g, path)
     before = box_count(engine, city)
     with pytest.raises(InputError) as ei:
-        import_file(engine, "boxes", path, city=city)
+        with engine.begin() as tx:
+            import_file(tx, "boxes", path, city=city)
     msg = str(ei.value)
     assert msg.startswith("boxes.gpkg"), msg
     assert fragment in msg, msg
@@ -180,7 +187,8 @@ def test_invalid_polygon_is_named_with_its_reason(engine, city, tmp_path):
     path = tmp_path / "permits.geojson"
     write_file(g, path)
     with pytest.raises(InputError, match=r"permits.geojson row 2 \(id CR-B\): geometry is invalid: Self-intersection"):
-        import_file(engine, "construction", path, city=city)
+        with engine.begin() as tx:
+            import_file(tx, "construction", path, city=city)
     with engine.connect() as conn:
         assert store.counts(conn, city)["construction_reports"] == 1  # only the tiny network's own
 
@@ -192,7 +200,8 @@ def test_coordinates_outside_the_crs_are_rejected(engine, city, tmp_path):
     path = tmp_path / "boxes.gpkg"
     write_file(g, path)
     with pytest.raises(InputError, match=r"row 1 .*outside the area of use of EPSG:4326"):
-        import_file(engine, "boxes", path, city=city)
+        with engine.begin() as tx:
+            import_file(tx, "boxes", path, city=city)
 
 
 def test_coordinates_outside_a_projected_crs_area_are_rejected(engine, city, tmp_path):
@@ -200,16 +209,19 @@ def test_coordinates_outside_a_projected_crs_area_are_rejected(engine, city, tmp
     path = tmp_path / "boxes.gpkg"
     write_file(g, path)
     with pytest.raises(InputError, match=r"outside the area of use of EPSG:2193"):
-        import_file(engine, "boxes", path, city=city)
+        with engine.begin() as tx:
+            import_file(tx, "boxes", path, city=city)
 
 
 def test_unreadable_and_missing_files(engine, city, tmp_path):
     junk = tmp_path / "boxes.gpkg"
     junk.write_bytes(b"this is not a geopackage")
     with pytest.raises(InputError, match=r"^boxes.gpkg: cannot read file"):
-        import_file(engine, "boxes", junk, city=city)
+        with engine.begin() as tx:
+            import_file(tx, "boxes", junk, city=city)
     with pytest.raises(InputError, match="file not found"):
-        import_file(engine, "boxes", tmp_path / "nope.gpkg", city=city)
+        with engine.begin() as tx:
+            import_file(tx, "boxes", tmp_path / "nope.gpkg", city=city)
 
 
 def test_file_without_crs_needs_one(engine, city, tmp_path):
@@ -217,9 +229,11 @@ def test_file_without_crs_needs_one(engine, city, tmp_path):
     path = tmp_path / "boxes.parquet"
     g.set_crs(None, allow_override=True).to_parquet(path)
     with pytest.raises(InputError, match="no coordinate reference system") as e:
-        import_file(engine, "boxes", path, city=city)
+        with engine.begin() as tx:
+            import_file(tx, "boxes", path, city=city)
     assert "--" not in str(e.value)   # the store speaks no door's options (the HTTP API raises it too)
-    import_file(engine, "boxes", path, city=city, crs="EPSG:4326")
+    with engine.begin() as tx:
+        import_file(tx, "boxes", path, city=city, crs="EPSG:4326")
     assert box_count(engine, city) == 5
 
 
@@ -242,7 +256,8 @@ def test_vocabulary_violation_names_allowed_values(engine, city, tmp_path):
     path = tmp_path / "cables.gpkg"
     write_file(g, path)
     with pytest.raises(InputError, match="kind 'backbone' is not one of trunk, distribution, drop"):
-        import_file(engine, "cables", path, city=city)
+        with engine.begin() as tx:
+            import_file(tx, "cables", path, city=city)
 
 
 def test_subscriber_whose_box_differs_from_its_dps_box_is_rejected(engine, city, tmp_path):
@@ -252,7 +267,8 @@ def test_subscriber_whose_box_differs_from_its_dps_box_is_rejected(engine, city,
     path = tmp_path / "subs.gpkg"
     write_file(g, path)
     with pytest.raises(InputError, match=r"row 2 \(id SX2\): box_id .* differs from the box of its distribution point"):
-        import_file(engine, "subscribers", path, city=city)
+        with engine.begin() as tx:
+            import_file(tx, "subscribers", path, city=city)
     with engine.connect() as conn:
         assert store.counts(conn, city)["subscribers"] == 5
 
@@ -263,7 +279,8 @@ def test_many_good_rows_and_one_bad_write_nothing(engine, city, tmp_path):
     path = tmp_path / "boxes.parquet"
     g.to_parquet(path)
     with pytest.raises(InputError, match=r"row 438 .*used must not be negative"):
-        import_file(engine, "boxes", path, city=city)
+        with engine.begin() as tx:
+            import_file(tx, "boxes", path, city=city)
     assert box_count(engine, city) == 2
 
 
@@ -271,9 +288,11 @@ def test_unknown_layer_and_unknown_city(engine, city, tmp_path):
     path = tmp_path / "boxes.gpkg"
     write_file(new_boxes(city), path)
     with pytest.raises(InputError, match="unknown layer 'boxen'"):
-        import_file(engine, "boxen", path, city=city)
+        with engine.begin() as tx:
+            import_file(tx, "boxen", path, city=city)
     with pytest.raises(NotFound, match="city 'atlantis' is not in the store"):
-        import_file(engine, "boxes", path, city="atlantis")
+        with engine.begin() as tx:
+            import_file(tx, "boxes", path, city="atlantis")
 
 
 def test_a_cities_layer_gets_its_utm_zone(engine, tmp_path):
@@ -282,11 +301,13 @@ def test_a_cities_layer_gets_its_utm_zone(engine, tmp_path):
     path = tmp_path / "cities.geojson"
     write_file(g, path)
     try:
-        import_file(engine, "cities", path)
+        with engine.begin() as tx:
+            import_file(tx, "cities", path)
         with engine.connect() as conn:
             assert store.metric_crs(conn, "zz-city") == 32649
     finally:
-        store.delete_city(engine, "zz-city")
+        with engine.begin() as tx:
+            store.delete_city(tx, "zz-city")
 
 
 def test_cli_reports_bad_input_on_one_line_and_exits_2(engine, cli, city, tmp_path):
@@ -344,7 +365,8 @@ def test_unclosed_ring_is_named_by_row_like_any_invalid_geometry(engine, city, t
     with engine.connect() as conn:
         before = store.counts(conn, city)["admin_areas"]
     with pytest.raises(InputError) as ei:
-        import_file(engine, "areas", path, city=city)
+        with engine.begin() as tx:
+            import_file(tx, "areas", path, city=city)
     assert str(ei.value) == (f"areas{suffix} row 2 (id A2): geometry is invalid: ring is not closed "
                              "(and 1 more problem, listed below)")
     assert ei.value.problems[1] == f"areas{suffix} row 4 (id A4): geometry is invalid: ring has only 2 points"
@@ -367,7 +389,8 @@ def test_two_problems_say_one_more_problem(engine, city, tmp_path):
     path = tmp_path / "boxes.gpkg"
     write_file(g, path)
     with pytest.raises(InputError) as ei:
-        import_file(engine, "boxes", path, city=city)
+        with engine.begin() as tx:
+            import_file(tx, "boxes", path, city=city)
     assert str(ei.value).endswith("(and 1 more problem, listed below)"), str(ei.value)
     assert len(ei.value.problems) == 2
 
@@ -379,7 +402,8 @@ def test_every_bad_row_is_a_problem_line_with_each_kind_of_mistake_first(engine,
     path = tmp_path / "boxes.gpkg"
     write_file(g, path)
     with pytest.raises(InputError) as ei:
-        import_file(engine, "boxes", path, city=city)
+        with engine.begin() as tx:
+            import_file(tx, "boxes", path, city=city)
     probs = ei.value.problems
     assert len(probs) == 26 and str(ei.value).endswith("(and 25 more problems, listed below)")
     assert sum("used exceeds capacity" in p for p in probs) == 25

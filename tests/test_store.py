@@ -21,7 +21,8 @@ from networks import tiny_network
 
 def test_round_trip_keeps_every_layer_value(engine, tmp_city):
     layers = tiny_network(tmp_city)
-    counts = store.bulk_load(engine, layers)
+    with engine.begin() as tx:
+        counts = store.bulk_load(tx, layers)
     assert counts == {k: len(v) for k, v in layers.items() if k in counts} and len(counts) == len(layers)
     with engine.connect() as conn:
         for name, sent in layers.items():
@@ -48,7 +49,8 @@ def _insert_box(conn, city, box_id, capacity, used, office=None):
 
 @pytest.fixture
 def loaded(engine, tmp_city):
-    store.bulk_load(engine, tiny_network(tmp_city))
+    with engine.begin() as tx:
+        store.bulk_load(tx, tiny_network(tmp_city))
     return tmp_city
 
 
@@ -123,7 +125,8 @@ def test_bulk_load_with_dangling_reference_writes_nothing(engine, tmp_city):
     layers = tiny_network(tmp_city)
     layers["subscribers"].loc[0, "dp_id"] = "no-such-dp"
     with pytest.raises(InputError, match="no-such-dp|fk_subscribers"):
-        store.bulk_load(engine, layers)
+        with engine.begin() as tx:
+            store.bulk_load(tx, layers)
     with engine.connect() as conn:
         assert store.counts(conn, tmp_city)["boxes"] == 0
         assert store.counts(conn, tmp_city)["offices"] == 0
@@ -141,8 +144,10 @@ def test_geometries_are_4326_with_spatial_indexes(engine):
 
 
 def test_deleting_a_city_removes_its_network(engine, tmp_city):
-    store.bulk_load(engine, tiny_network(tmp_city))
-    store.delete_city(engine, tmp_city)
+    with engine.begin() as tx:
+        store.bulk_load(tx, tiny_network(tmp_city))
+    with engine.begin() as tx:
+        store.delete_city(tx, tmp_city)
     with engine.connect() as conn:
         assert sum(store.counts(conn, tmp_city).values()) == 0
 
@@ -166,3 +171,13 @@ def test_migrations_go_down_and_up_and_match_the_models(db_url):
         with eng.connect() as conn:
             assert set(Base.metadata.tables) <= set(inspect(conn).get_table_names())
         eng.dispose()
+
+
+def test_a_store_write_outside_a_transaction_is_refused(engine, tmp_city):
+    """Every store write runs in its caller's transaction: on a connection with none open it
+    would write rows its close rolls back without a word, so it is refused before it writes."""
+    with engine.connect() as conn:
+        with pytest.raises(RuntimeError, match="needs a transaction"):
+            store.bulk_load(conn, tiny_network(tmp_city))
+        with pytest.raises(RuntimeError, match="needs a transaction"):
+            store.delete_city(conn, tmp_city)

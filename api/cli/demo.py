@@ -87,8 +87,9 @@ def demo_load(size: str = "city", seed: int = 7,
     t0 = time.perf_counter()
     with progress() as p:
         task = p.add_task(f"loading {city_id}", total=total)
-        store.bulk_load(eng, city.layers, source=str(target), progress=tick,
-                        replace=city_id if present else None)
+        with eng.begin() as conn:
+            store.bulk_load(conn, city.layers, source=str(target), progress=tick,
+                            replace=city_id if present else None)
     dt = time.perf_counter() - t0
     subs = len(city.layers["subscribers"])
     err.print(f"loaded {total:,} rows of {city_id} in {dt:.1f} s ({total / dt:,.0f} rows/s; "

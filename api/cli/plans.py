@@ -51,7 +51,8 @@ def plan_create(city: CityOpt = None,
 def plan_activate(plan_id: str) -> None:
     """Make a draft the city's active plan (the previous active plan is archived, atomically)."""
     from gis import plans
-    print(json.dumps(plans.activate_plan(engine(), plan_id)))
+    with engine().begin() as conn:
+        print(json.dumps(plans.activate_plan(conn, plan_id)))
 
 
 @app.command("show")

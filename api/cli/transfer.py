@@ -42,8 +42,9 @@ def import_(layer: Annotated[str, typer.Argument(help="offices, streets, barrier
     try:
         with progress() as p:
             p.add_task(f"importing {file.name} into {layer}", total=None)
-            res = import_file(engine(), layer, file, city=city, mapping=mapping, crs=crs,
-                              lon=lon_column, lat=lat_column, file_layer=file_layer)
+            with engine().begin() as conn:
+                res = import_file(conn, layer, file, city=city, mapping=mapping, crs=crs,
+                                  lon=lon_column, lat=lat_column, file_layer=file_layer)
     except InputError as e:
         raise _in_flags(e) from None
     out.print(json.dumps(res))
@@ -67,5 +68,6 @@ def export(layer: str, file: Path, city: CityOpt = None) -> None:
     from gis.transfer import export_layer
     with progress() as p:
         p.add_task(f"exporting {layer} to {file.name}", total=None)
-        res = export_layer(engine(), layer, file, city=city)
+        with engine().connect() as conn:
+            res = export_layer(conn, layer, file, city=city)
     out.print(json.dumps(res))

@@ -121,15 +121,17 @@ def create_plan(engine: Engine, city: str | None, params: PlanParams,
         limits=params.limits, max_radius=params.max_radius, parent_counts=params.parent_counts,
         random_state=params.seed, source=f"city {city_id}")
     say(SAVING)
-    plan_id = store_plans.save_plan(engine, city_id, out_units, out_districts, report, parameters=asdict(params),
-                                    name=params.name, previous=params.previous, parent_level=level,
-                                    created_by=created_by)
+    with engine.begin() as conn:
+        plan_id = store_plans.save_plan(conn, city_id, out_units, out_districts, report, parameters=asdict(params),
+                                        name=params.name, previous=params.previous, parent_level=level,
+                                        created_by=created_by)
     return {"plan": plan_id, "city": city_id, "status": "draft", **report}
 
 
 def activate(engine: Engine, plan_id: str) -> dict:
     """Make a draft the city's active plan; the old one stays active if anything is wrong."""
-    return store_plans.activate_plan(engine, plan_id)
+    with engine.begin() as conn:
+        return store_plans.activate_plan(conn, plan_id)
 
 
 def summary(conn: Connection, plan_id: str) -> dict:

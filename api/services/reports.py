@@ -92,7 +92,8 @@ def create_report(engine: Engine, city: str | None, geometry: dict | None, prope
     gdf = gpd.GeoDataFrame({k: [v] for k, v in props.items()}, geometry=[shape], crs=crs_)
     try:
         rows = prepare(gdf, REPORTS, source=SOURCE, city_id=city_id)
-        store.import_layer(engine, REPORTS, rows, source=SOURCE)
+        with engine.begin() as conn:
+            store.upsert(conn, REPORTS, rows, source=SOURCE)
     except InputError as e:
         raise one_row_error(e, where) from None
     return get_report(engine, rid)
