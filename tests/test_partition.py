@@ -491,3 +491,37 @@ def test_the_partitioner_package_keeps_its_modules_small():
     assert {"estimator.py", "graph.py", "first_cut.py", "state.py", "balance.py", "compact.py",
             "constraints.py", "replan.py", "report.py"} <= set(sizes)
     assert max(sizes.values()) <= 300, sizes
+
+
+def test_border_table_gives_every_units_border_with_every_district_after_moves():
+    from planning.partition.compact import BorderTable
+    from planning.partition.graph import UnitGraph
+    from planning.partition.state import SearchState
+    units = lattice(10, 10, np.random.default_rng(6))
+    part = DistrictPartitioner(n_districts=5, tolerance=0.05, random_state=0).fit(units)
+    adj, _ = adjacency(units)
+    geoms = units.geometry.to_numpy()
+    state = SearchState(UnitGraph.from_csr(adj), units["subscribers"].to_numpy(float), shapely.area(geoms),
+                        shapely.length(shapely.boundary(geoms)), part.labels_, 5, 1.0)
+    u, b, _, _ = state.candidates()
+    for i in range(0, len(u), 7):   # move some boundary units: the table follows the labels
+        state.move(int(u[i]), int(b[i]))
+    table = BorderTable(state)
+    every = np.arange(len(units))
+    for d in range(5):
+        assert np.allclose(table(every, d), [state.border(x, d) for x in every])
+
+
+def test_a_clipped_voronoi_layer_with_lognormal_weights_is_cut_contiguous_and_balanced():
+    # The benchmark's second generator, small: the figures must not depend on the demo city's.
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from partition_instances import voronoi_lognormal
+    _, units, adj, k = voronoi_lognormal(n=400, k=12, seed=3)
+    assert connected_components(adj, directed=False)[0] == 1
+    assert units["subscribers"].max() <= 0.25 * units["subscribers"].sum() / k  # a fifth, before the cap
+    part = DistrictPartitioner(n_districts=k, tolerance=0.02, random_state=0).fit(units, adjacency=adj)
+    assert part.report_["within_tolerance"] and part.report_["max_deviation"] <= 0.02
+    assert contiguous_count(units, part.labels_) == 0 and part.report_["non_contiguous"] == 0
+    assert len(np.unique(part.labels_)) == k

@@ -61,16 +61,19 @@ def compact_swaps(state: SearchState, rounds, tol, tries: int = SWAP_TRIES) -> i
     when both stay within tolerance, both stay connected, and the pair's summed Polsby-Popper
     rises."""
     done = 0
+    perim = state.unit_perimeter
     for _ in range(rounds):
         pairs = state.boundary_sets()
+        # Every unit's border with every district, once per round: a swap touches only its two
+        # districts, which the round then leaves alone, so the others' borders stay exact.
+        border = BorderTable(state)
         applied, touched = 0, set()
         for (a, b) in sorted(p for p in pairs if p[0] < p[1]):
             if a in touched or b in touched or (b, a) not in pairs:
                 continue
             ua, vb = state.boundary_pair(pairs, a, b)
-            perim = state.unit_perimeter
-            belong_u = np.array([(state.border(x, b) - state.border(x, a)) / perim[x] for x in ua])
-            belong_v = np.array([(state.border(x, a) - state.border(x, b)) / perim[x] for x in vb])
+            belong_u = (border(ua, b) - border(ua, a)) / perim[ua]
+            belong_v = (border(vb, a) - border(vb, b)) / perim[vb]
             ok = swap_ok(state, a, b, ua, vb, tol)
             if state.max_radius is not None:
                 centres = state.centres()
@@ -84,6 +87,23 @@ def compact_swaps(state: SearchState, rounds, tol, tries: int = SWAP_TRIES) -> i
         if applied == 0:
             break
     return done
+
+
+class BorderTable:
+    """The border length of units with districts, for the labels of the moment it is made
+    (what SearchState.border gives one pair at a time, for whole arrays)."""
+
+    def __init__(self, state: SearchState):
+        g, lab, self.k = state.graph, state.labels, state.k
+        real = g.source != g.indices
+        key = g.source[real].astype(np.int64) * self.k + lab[g.indices[real]]
+        self.keys, inv = np.unique(key, return_inverse=True)
+        self.length = np.bincount(inv, weights=g.border[real])
+
+    def __call__(self, units: np.ndarray, d: int) -> np.ndarray:
+        key = units.astype(np.int64) * self.k + d
+        i = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        return np.where(self.keys[i] == key, self.length[i], 0.0)
 
 
 def recombine(state: SearchState, tol, rounds: int = RECOMBINE_ROUNDS, angles: int = CUT_ANGLES) -> int:
@@ -168,7 +188,7 @@ def best_cut(state: SearchState, idx, a, dirs, tol, tries: int = CUT_TRIES):
     before = state.polsby_popper(a) + state.polsby_popper(b)
     score = np.where(ok & np.isfinite(score), score, -np.inf)
     flat = np.argsort(-score, axis=None, kind="stable")[:tries]
-    sub = sparse.csr_matrix((np.ones(len(es)), (es, ed)), shape=(n, n))
+    sub = []   # the pair's graph, built on the first cut that needs a connectivity check
     r_before = radius_excess(state)[idx].sum() if state.max_radius is not None else 0.0
 
     def acceptable(mask):
@@ -180,8 +200,10 @@ def best_cut(state: SearchState, idx, a, dirs, tol, tries: int = CUT_TRIES):
                 far += np.maximum(np.hypot(*(xy_[m] - c).T) - state.max_radius, 0).sum()
             if far > r_before + 1e-9:
                 return False
-        return (connected_components(sub[mask][:, mask], directed=False)[0] == 1
-                and connected_components(sub[~mask][:, ~mask], directed=False)[0] == 1)
+        if not sub:
+            sub.append(sparse.csr_matrix((np.ones(len(es)), (es, ed)), shape=(n, n)))
+        return (connected_components(sub[0][mask][:, mask], directed=False)[0] == 1
+                and connected_components(sub[0][~mask][:, ~mask], directed=False)[0] == 1)
 
     best, best_pp = None, before + MIN_RECOMBINE_GAIN
     for f in flat:
