@@ -193,12 +193,14 @@ def in_own_community(conn: Connection, district: str, manager_id: str) -> bool:
 
 def district_figures(conn: Connection, plan: str, district: str | None = None) -> pd.DataFrame:
     """Per district of a plan: its boxes and open faults (tickets not cleared yet)."""
-    # Open faults by the KPIs' rule of a ticket's box (gis.tickets.BOX_OF_TICKET).
+    # Open faults by the KPIs' rule of a ticket's box (gis.tickets.BOX_OF_TICKET), worked out for
+    # the few open tickets first (MATERIALIZED): inlined, the planner joined every member with
+    # every open ticket before testing the rule (250,000 rows, 60 ms on the city).
     res = conn.execute(text(f"""
         WITH members AS (
             SELECT m.district_id, m.box_id, m.dp_id FROM district_members m
             WHERE m.plan_id = :p AND (CAST(:d AS text) IS NULL OR m.district_id = :d)),
-        open AS (
+        open AS MATERIALIZED (
             SELECT {BOX_OF_TICKET} AS box_id, {DP_OF_TICKET} AS dp_id
             FROM fault_tickets t
             LEFT JOIN subscribers s ON s.id = t.subscriber_id
