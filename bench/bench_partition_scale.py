@@ -91,6 +91,26 @@ def city(folder: Path) -> list[dict]:
         grown, adjacency=adj)
     out.append(row(f"city: +10 % in 12 growth areas, re-planned at the same district size ({again.n_districts_} districts)",
                    time.perf_counter() - t, again, grown, f"churn {again.report_['churn']:.1%} of subscribers"))
+    # The operator's usual case (issue 12): growth with a fixed headcount. +10 % in all, all of it
+    # in the eastern half (about +20 % there), re-planned at the same 148 districts; its churn
+    # against the least transfer any re-plan needs (bench/replan_bound.py, an LP on the
+    # district graph).
+    from replan_bound import least_transfer
+    half = units.copy()
+    east = xy[:, 0] > np.median(xy[:, 0])
+    half.loc[east, "subscribers"] += np.round(extra * units.loc[east, "subscribers"] / units.loc[east, "subscribers"].sum())
+    half["previous"] = base
+    t0 = time.perf_counter()
+    bound = least_transfer(base, half["subscribers"].to_numpy(float), adj, 148, 0.02)
+    t_bound = time.perf_counter() - t0
+    t = time.perf_counter()
+    again = DistrictPartitioner(tolerance=0.02, previous="previous", random_state=0).fit(half, adjacency=adj)
+    first_pp = dissolved_pp(units, base)[0]
+    churn = again.report_["churn"]
+    out.append(row("city: +10 % all in the eastern half, re-planned at the same 148 districts",
+                   time.perf_counter() - t, again, half,
+                   f"churn {churn:.1%} of subscribers; least transfer {bound:.1%} ({churn / bound:.2f}x, LP "
+                   f"{t_bound:.2f} s); first plan's mean PP {first_pp:.2f}"))
     return out
 
 
