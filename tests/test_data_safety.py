@@ -116,3 +116,21 @@ def test_a_replace_of_a_loaded_city_finishes_and_leaves_it_ready_with_managers(o
     assert plan is not None
     assert len(owners) == managers and all(m is not None for _, m in owners)
     assert len({m for _, m in owners}) == managers   # one district each
+
+
+def test_an_interrupt_whose_rollback_fails_is_still_one_line(run_cli, monkeypatch):
+    """A signal in the middle of a COPY can leave the connection unable to roll back: the
+    SQLAlchemy error that follows is the interrupt's, said as such (exit 128 + signal), never a
+    'store refused' line or a traceback. (The server drops the transaction with the connection.)"""
+    import api.cli
+    from api.cli import summary as summary_cmd
+    from sqlalchemy.exc import OperationalError
+
+    def interrupted(*a, **k):
+        api.cli._signalled.append(signal.SIGINT)
+        raise OperationalError("ROLLBACK", {}, Exception("another command is already in progress"))
+    monkeypatch.setattr(summary_cmd, "engine", interrupted)
+    monkeypatch.setattr(api.cli, "_signalled", [])
+    r = run_cli("summary")
+    assert r.returncode == 130, (r.returncode, r.stderr)
+    assert "interrupted" in r.stderr and "Traceback" not in r.stderr and "refused" not in r.stderr

@@ -8,6 +8,7 @@ open transaction rolls back, so an interrupted command leaves the store as it wa
 """
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 
@@ -60,9 +61,17 @@ def _on_signal(signum, frame):
     raise KeyboardInterrupt
 
 
+def _interrupted() -> None:
+    err.print("interrupted: the unfinished step was rolled back, the store is as it was", highlight=False)
+    sys.exit(128 + _signalled[0])
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    # SQLAlchemy logs a connection it could not reset (an interrupt in the middle of a COPY, say)
+    # with a traceback through logging's last-resort handler: the command says it in one line.
+    logging.getLogger("sqlalchemy").addHandler(logging.NullHandler())
     try:
         # Not standalone: a usage error then reaches us and is said in one line like our own.
         rv = app(standalone_mode=False)
@@ -70,6 +79,8 @@ def main() -> None:
         err.print(f"[bold red]error:[/] {escape(e.format_message())}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
     except SQLAlchemyError as e:   # the store itself: unreachable, or its schema behind the code
+        if _signalled:             # or the rollback of an interrupted statement failing after it
+            _interrupted()
         err.print(f"[bold red]error:[/] {escape(store_problem(e))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except PianquError as e:
@@ -83,6 +94,5 @@ def main() -> None:
             err.print(f"  ... and {n:,} more problem{'s' if n > 1 else ''}", highlight=False)
         sys.exit(2)
     if _signalled:   # Typer turns the interrupt into a plain 130; say what it means
-        err.print("interrupted: the unfinished step was rolled back, the store is as it was", highlight=False)
-        sys.exit(128 + _signalled[0])
+        _interrupted()
     sys.exit(rv if isinstance(rv, int) else 0)
