@@ -168,19 +168,25 @@ def _keep_city(current: edits.Row, props: dict, where: str) -> str:
     return city
 
 
+def _change_body(conn: Connection, lay: Layer, row_id: str, feature, content_crs: str | None, where: str):
+    """A PUT's or PATCH's body, checked before the row is locked: (properties, geometry, whether
+    a geometry was given, the body's CRS). Its id, if any, is the feature's (an id does not change)."""
+    props, geometry, has_geometry = _parts(feature, where)
+    rid = _given_id(feature, props, where)
+    if rid not in (None, row_id):
+        raise InputError(f"the body's id {rid!r} is not the feature's id {row_id!r} (an id does not change)",
+                         source=where)
+    _check_names(lay, props, where)
+    return props, geometry, has_geometry, parse_crs(conn, content_crs, "Content-Crs")
+
+
 def replace(conn: Connection, name: str, row_id: str, feature, *, if_match: str | None,
             content_crs: str | None = None) -> tuple[dict, str]:
     """Replace a feature whole (PUT): properties not given are cleared (the required ones must
     be given); the geometry is the one given."""
     lay = layer(name)
     where = f"{name} {row_id!r}"
-    props, geometry, _ = _parts(feature, where)
-    rid = _given_id(feature, props, where)
-    if rid not in (None, row_id):
-        raise InputError(f"the body's id {rid!r} is not the feature's id {row_id!r} (an id does not change)",
-                         source=where)
-    _check_names(lay, props, where)
-    crs = parse_crs(conn, content_crs, "Content-Crs")
+    props, geometry, _, crs = _change_body(conn, lay, row_id, feature, content_crs, where)
     shape = geometry_of(geometry, where)
     current = _locked(conn, lay, row_id, if_match, "replacing")
     city = _keep_city(current, props, where)
@@ -198,14 +204,8 @@ def update(conn: Connection, name: str, row_id: str, patch, *, if_match: str | N
     where = f"{name} {row_id!r}"
     if not isinstance(patch, dict):
         raise InputError("the body must be a JSON object (a GeoJSON Feature or a merge patch of one)", source=where)
-    patch = {"type": "Feature", **patch}
-    props, geometry, has_geometry = _parts(patch, where)
-    rid = _given_id(patch, props, where)
-    if rid not in (None, row_id):
-        raise InputError(f"the body's id {rid!r} is not the feature's id {row_id!r} (an id does not change)",
-                         source=where)
-    _check_names(lay, props, where)
-    crs = parse_crs(conn, content_crs, "Content-Crs")
+    props, geometry, has_geometry, crs = _change_body(conn, lay, row_id, {"type": "Feature", **patch},
+                                                      content_crs, where)
     shape = geometry_of(geometry, where) if has_geometry else None
     current = _locked(conn, lay, row_id, if_match, "changing")
     city = _keep_city(current, props, where)
