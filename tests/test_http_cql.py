@@ -11,6 +11,7 @@ import shapely
 from pyproj import Transformer
 
 from gis import store
+from tests.problems import every_feature
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 # A quadrilateral over the middle of the small demo (about a third of its boxes).
@@ -26,15 +27,8 @@ def layers(engine, loaded_demo):
 
 def _ids(client, layer, flt, **params):
     """The ids of every feature a filter selects (pages followed)."""
-    feats, r = [], client.get(f"/collections/{layer}/items", params={"filter": flt, "limit": 10000, **params})
-    while True:
-        assert r.status_code == 200, r.text
-        page = r.json()
-        feats += page["features"]
-        nxt = [link["href"] for link in page["links"] if link["rel"] == "next"]
-        if not nxt:
-            return sorted(f["id"] for f in feats)
-        r = client.get(nxt[0])
+    feats, _ = every_feature(client, f"/collections/{layer}/items", **{"filter": flt, "limit": 10000, **params})
+    return sorted(f["id"] for f in feats)
 
 
 def _expect(df) -> list[str]:

@@ -10,6 +10,7 @@ import shapely
 from pyproj import Transformer
 
 from gis import store
+from tests.problems import every_feature
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 
@@ -18,19 +19,6 @@ EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 def boxes(engine, loaded_demo):
     with engine.connect() as conn:
         return store.read_layer(conn, "boxes", loaded_demo)
-
-
-def _all(client, url, **params):
-    """Every feature of a query, following the next links."""
-    feats, r = [], client.get(url, params=params)
-    while True:
-        assert r.status_code == 200, r.text
-        page = r.json()
-        feats += page["features"]
-        nxt = [link["href"] for link in page["links"] if link["rel"] == "next"]
-        if not nxt:
-            return feats, page
-        r = client.get(nxt[0])
 
 
 def test_landing_conformance_and_collections(http, api_url):
@@ -51,7 +39,7 @@ def test_landing_conformance_and_collections(http, api_url):
 
 
 def test_paging_returns_every_feature_once(http, boxes):
-    feats, last = _all(http("analyst"), "/collections/boxes/items", limit=25)
+    feats, last = every_feature(http("analyst"), "/collections/boxes/items", limit=25)
     assert sorted(f["id"] for f in feats) == sorted(boxes["id"])
     assert last["numberMatched"] == len(boxes) and "numberMatchedEstimated" not in last
     first = http().get("/collections/boxes/items", params={"limit": 25}).json()
@@ -63,11 +51,11 @@ def test_paging_returns_every_feature_once(http, boxes):
 
 def test_bbox_and_attribute_filters_match_geopandas(http, boxes):
     x0, y0, x1, y1 = 112.95, 28.17, 112.99, 28.21
-    feats, page = _all(http(), "/collections/boxes/items", bbox=f"{x0},{y0},{x1},{y1}", limit=1000)
+    feats, page = every_feature(http(), "/collections/boxes/items", bbox=f"{x0},{y0},{x1},{y1}", limit=1000)
     expect = boxes[boxes.intersects(shapely.box(x0, y0, x1, y1))]
     assert 0 < len(expect) < len(boxes) and sorted(f["id"] for f in feats) == sorted(expect["id"])
     big = int(boxes["capacity"].max())
-    feats, _ = _all(http(), "/collections/boxes/items", capacity=big, limit=1000)
+    feats, _ = every_feature(http(), "/collections/boxes/items", capacity=big, limit=1000)
     assert sorted(f["id"] for f in feats) == sorted(boxes.loc[boxes["capacity"] == big, "id"])
 
 
@@ -92,7 +80,7 @@ def test_output_crs_epsg4326_is_lat_lon_and_utm_is_metres(http, boxes):
     # a bbox given in the UTM zone selects what the same box in degrees selects
     utm = Transformer.from_crs(4326, 32649, always_xy=True)
     (ax, ay), (bx, by) = utm.transform(112.95, 28.17), utm.transform(112.99, 28.21)
-    feats, _ = _all(http(), "/collections/boxes/items", bbox=f"{ax},{ay},{bx},{by}", **{"bbox-crs": "EPSG:32649"},
+    feats, _ = every_feature(http(), "/collections/boxes/items", bbox=f"{ax},{ay},{bx},{by}", **{"bbox-crs": "EPSG:32649"},
                     limit=1000)
     expect = boxes.to_crs(32649)
     expect = expect[expect.intersects(shapely.box(ax, ay, bx, by))]
@@ -116,7 +104,7 @@ def test_large_matches_are_estimated_not_counted(http):
 
 
 def test_districts_collection_carries_the_same_ids_as_the_districts_api(http, active_plan):
-    feats, _ = _all(http(), "/collections/districts/items", limit=100)
+    feats, _ = every_feature(http(), "/collections/districts/items", limit=100)
     api = {d["id"] for d in http().get("/districts").json()["districts"]}
     assert api <= {f["id"] for f in feats}
 
