@@ -142,13 +142,11 @@ HTTP_CASES = {"heatmap png": ("/faults/heatmap", {}), "heatmap rate": ("/faults/
 
 
 def http_rows(city_url: str) -> list[tuple]:
-    import os
-    import socket
-    import subprocess
     import httpx
     from sqlalchemy import text
     from bench_lookup import _copy
     from gis import db, users
+    from tests.servers import serve
     rows = []
     with db.scratch_database("pianqu_bench_faults", city_url) as url:
         db.upgrade(url)
@@ -157,21 +155,9 @@ def http_rows(city_url: str) -> list[tuple]:
         with eng.begin() as conn:
             conn.execute(text("ANALYZE"))
             _, key = users.add(conn, "bench-faults", "analyst")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT,
-                                env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=600) as c:
+            with serve(url) as base, \
+                    httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=600) as c:
                 for name, (path, params) in HTTP_CASES.items():
                     ts = []
                     for _ in range(2):
@@ -191,8 +177,6 @@ def http_rows(city_url: str) -> list[tuple]:
                     a = np.asarray(ts[10:]) * 1000
                     rows.append((name, "ms", BEFORE[name], (float(np.percentile(a, 50)), float(np.percentile(a, 95)))))
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
             eng.dispose()
     return rows
 

@@ -9,9 +9,7 @@ Prints one Markdown table.
 """
 from __future__ import annotations
 
-import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +24,7 @@ from sqlalchemy import make_url, text  # noqa: E402
 
 from api.services import lookup as svc  # noqa: E402
 from gis import db, lookup as glookup, users  # noqa: E402
+from tests.servers import serve  # noqa: E402
 
 N = 2000          # requests per kind
 SEED = 0
@@ -71,12 +70,6 @@ def _pct(ts: list[float]) -> tuple[float, float]:
     return float(np.percentile(a, 50)), float(np.percentile(a, 95))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main(city_url: str) -> None:
     import httpx
     with db.scratch_database("pianqu_bench_lookup", city_url) as url:
@@ -91,18 +84,7 @@ def main(city_url: str) -> None:
         print(f"copied the city ({n:,} subscribers) and migrated it in {time.perf_counter() - t:.0f} s", file=sys.stderr)
         with eng.connect() as conn:
             inputs = _inputs(conn, random.Random(SEED))
-        port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT,
-                                env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
+        with serve(url) as base:   # a real `pianqu serve` on loopback (the tests' own)
             rows = []
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client, \
                     eng.connect() as conn:
@@ -125,10 +107,7 @@ def main(city_url: str) -> None:
                         svc_t.append(time.perf_counter() - t0)
                     (h50, h95), (s50, s95) = _pct(http_t), _pct(svc_t)
                     rows.append((kind, len(params), found, h50, h95, s50, s95))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-            eng.dispose()
+        eng.dispose()
     print(f"\nGET /lookup on the city ({n:,} subscribers), {N:,} requests per kind, one client, keep-alive\n")
     print("| lookup | requests | 200 | HTTP p50 ms | HTTP p95 ms | service p50 ms | service p95 ms |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
