@@ -8,7 +8,7 @@ DEMO ?= city
 SEED ?= 7
 PYTEST_ARGS ?=
 
-.PHONY: run test setup sysdeps venv db migrate demo-data bench stop clean
+.PHONY: run test setup sysdeps sysdeps-test venv db migrate demo-data bench stop clean notebook
 
 PIANQU_PORT ?= 8000
 
@@ -19,7 +19,7 @@ run: setup
 	$(BIN)/pianqu summary
 	$(BIN)/pianqu serve --port $(PIANQU_PORT) --demo-key
 
-test: sysdeps venv db migrate
+test: sysdeps-test venv db migrate
 	$(BIN)/pianqu demo-data --size small --seed $(SEED) --if-missing
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -27,6 +27,10 @@ setup: sysdeps venv db migrate
 
 sysdeps:
 	@bash scripts/sysdeps.sh
+
+# The tests also open the map pages in headless Chromium (Debian's package, never a download).
+sysdeps-test:
+	@PIANQU_BROWSER=1 bash scripts/sysdeps.sh
 
 venv: $(VENV)/.installed
 
@@ -53,6 +57,11 @@ bench: setup
 	$(BIN)/python bench/bench_partition.py
 	$(BIN)/python bench/bench_opportunities.py
 	$(BIN)/python bench/bench_faults.py
+
+# The analysts' notebooks (notebooks/README.md) in JupyterLab, on the store `make run` serves.
+notebook: setup
+	$(BIN)/python -m pip install -q -e '.[dev,notebook]'
+	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 stop:
 	@bash scripts/pgcluster.sh stop

@@ -66,7 +66,7 @@ TILE_PATH = {"tipg": "/collections/public.subscribers/tiles/WebMercatorQuad/{z}/
 
 from http_load import Run, client, duel, run, table  # noqa: E402
 from tipg_servers import (Server, create_scratch, drop_scratch, log, pianqu_cli, sqla,  # noqa: E402
-                          start_pianqu, start_tipg, tipg_python, tipg_version)
+                          start_null, start_pianqu, start_tipg, tipg_python, tipg_version)
 
 
 # --- items ---------------------------------------------------------------------------------
@@ -240,13 +240,14 @@ def pianqu_tile_info(pianqu_client_sync) -> tuple[int | None, str]:
 
 # --- the run -------------------------------------------------------------------------------
 
-async def bench(url: str, args, tipg: Server, pianqu: Server, key: str) -> dict:
+async def bench(url: str, args, tipg: Server, pianqu: Server, null: Server, key: str) -> dict:
     import httpx
     conc = args.concurrency
     eng = create_engine(sqla(url))
     runs: list[Run] = []
     report: dict = {}
-    clients = {"tipg": client(tipg.base, {}, conc), "pianqu": client(pianqu.base, {"Authorization": f"Bearer {key}"}, conc)}
+    clients = {"tipg": client(tipg.base, {}, conc), "pianqu": client(pianqu.base, {"Authorization": f"Bearer {key}"}, conc),
+               "null": client(null.base, {}, conc)}
     try:
         # ---- items
         t0 = time.perf_counter()
@@ -321,7 +322,16 @@ async def bench_tiles(url: str, args, clients: dict, minzoom: int, runs: list[Ru
         zinfo = {"tiles": len(ts)}
         tp = {name: [path[name](t) for t in ts] for name in ("tipg", "pianqu")}
         cold = await duel(clients, tp, conc, f"tiles z{zz} cold", keep=True, ok=ok)
-        warm_r = await duel(clients, {k: v * WARM_TILE_PASSES for k, v in tp.items()}, conc, f"tiles z{zz} warm", ok=ok)
+        # The ceiling: answers of the same sizes from a server that only sends bytes
+        # (bench/null_tiles.py), in the same rotation, so a warm figure can be read against what
+        # the client reaches on this machine.
+        warm_paths = {k: v * WARM_TILE_PASSES for k, v in tp.items()}
+        warm_paths["null"] = [f"/bytes/{len(b)}" for b in cold["pianqu"].bodies] * WARM_TILE_PASSES
+        warm_r = await duel(clients, warm_paths, conc, f"tiles z{zz} warm", ok=ok)
+        ceiling = warm_r["null"]
+        zinfo["warm_ceiling_rps"] = round(ceiling.rps, 1)
+        zinfo["warm_target_rps"] = round(10 * warm_r["tipg"].rps, 1)
+        zinfo["warm_pianqu_of_ceiling"] = round(warm_r["pianqu"].rps / ceiling.rps, 3)
         for name in ("tipg", "pianqu"):
             runs += [cold[name], warm_r[name]]
             feats = [features_in(b) for b in cold[name].bodies]
@@ -384,9 +394,10 @@ def main() -> None:
         logdir = Path(tempfile.mkdtemp(prefix="bench-tipg-"))
         servers.append(start_tipg(py, url, logdir, args.tipg_tile_limit))
         servers.append(start_pianqu(url, logdir))
+        servers.append(start_null(logdir))
         log(f"tipg {version} at {servers[0].base}, Pianqu at {servers[1].base} ({n:,} subscribers)")
         before = os.getloadavg()[0]
-        report = asyncio.run(bench(url, args, servers[0], servers[1], key))
+        report = asyncio.run(bench(url, args, servers[0], servers[1], servers[2], key))
         load = {"before": round(before, 2), "after": round(os.getloadavg()[0], 2)}
     finally:
         for s in servers:
@@ -413,6 +424,12 @@ def main() -> None:
     if isinstance(report.get("tiles"), dict):
         for z, zi in report["tiles"]["per_zoom"].items():
             print(f"tiles z{z}: {zi}")
+        print("\n| warm tiles | 10x tipg | the client's ceiling (a server that only sends the bytes) | Pianqu | "
+              "Pianqu/ceiling |\n| --- | ---: | ---: | ---: | ---: |")
+        by = {(r.case, r.server): r for r in runs}
+        for z, zi in report["tiles"]["per_zoom"].items():
+            print(f"| z{z} | {zi['warm_target_rps']:,.1f} | {zi['warm_ceiling_rps']:,.1f} | "
+                  f"{by[(f'tiles z{z} warm', 'pianqu')].rps:,.1f} | {zi['warm_pianqu_of_ceiling']:.2f} |")
         print(f"tipg tiles asked with properties={report['tiles']['tipg_properties']}, "
               f"max {report['tiles']['tipg_max_features_per_tile']:,} features per tile")
     else:

@@ -24,14 +24,16 @@ def log(msg: str) -> None:
 
 
 def tipg_python() -> Path:
-    """tipg's own interpreter, installing tipg and uvicorn into their venv on first use."""
+    """tipg's own interpreter, installing tipg and uvicorn into their venv on first use. uvicorn
+    with httptools and uvloop, as Pianqu runs it: the same HTTP server under both."""
     py = VENV / "bin" / "python"
-    probe = [str(py), "-c", "import tipg.main, uvicorn; print(tipg.__version__)"]
+    probe = [str(py), "-c", "import tipg.main, uvicorn, httptools, uvloop; print(tipg.__version__)"]
     if py.exists() and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
         return py
     log(f"installing {TIPG_SPEC} into {VENV} (first run)")
     subprocess.run(["python3", "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", TIPG_SPEC, "uvicorn"],
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", TIPG_SPEC, "uvicorn",
+                    "httptools", "uvloop"],
                    check=True)
     subprocess.run(probe, check=True, capture_output=True)
     return py
@@ -137,3 +139,11 @@ def start_pianqu(url: str, logdir: Path) -> Server:
     port = free_port()
     return start("pianqu", [str(PIANQU), "serve", "--port", str(port), "--workers", "1"],
                  {**os.environ, "DATABASE_URL": url}, ROOT, "/health", logdir)
+
+
+def start_null(logdir: Path) -> Server:
+    """bench/null_tiles.py: the client's ceiling on warm tiles (a server that only sends bytes)."""
+    port = free_port()
+    return start("null", [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "null_tiles:app", "--host", "127.0.0.1", "--port",
+                          str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
+                 dict(os.environ), ROOT, "/bytes/1", logdir)

@@ -42,3 +42,27 @@ def assignment_rules() -> dict:
         raise PianquError(f"PIANQU_MAX_DISTRICTS_PER_MANAGER {raw!r}: expected a whole number or 'none'") from None
     own = os.environ.get("PIANQU_OWN_COMMUNITY_ONLY", "").strip().lower() in ("1", "true", "yes", "on")
     return {"max_districts_per_manager": most, "own_community_only": own}
+
+
+def tile_memory_bytes() -> int:
+    """PIANQU_TILE_MEMORY_MB (default 256): the tiles each server worker keeps in memory."""
+    raw = os.environ.get("PIANQU_TILE_MEMORY_MB", "256").strip()
+    try:
+        mb = float(raw)
+    except ValueError:
+        raise PianquError(f"PIANQU_TILE_MEMORY_MB={raw!r}: expected a number of megabytes") from None
+    if mb < 0:
+        raise PianquError(f"PIANQU_TILE_MEMORY_MB={raw!r}: expected 0 or more")
+    return int(mb * 1_000_000)
+
+
+def basemap_url() -> str | None:
+    """PIANQU_BASEMAP_URL: an online tile URL ({z}/{x}/{y}) the maps may draw under Pianqu's own
+    layers. Off by default: operators run Pianqu on intranets, and the pages fetch nothing from
+    another host unless this is set."""
+    url = os.environ.get("PIANQU_BASEMAP_URL", "").strip()
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")) or not all(k in url for k in ("{z}", "{x}", "{y}")):
+        raise PianquError(f"PIANQU_BASEMAP_URL={url!r}: expected an http(s) URL with {{z}}, {{x}} and {{y}}")
+    return url

@@ -42,8 +42,8 @@ def _etag_sql(alias: str = "t") -> str:
 def row(conn: Connection, lay: Layer, row_id: str, *, lock: bool = False) -> Row | None:
     """The stored row, its GeoJSON geometry and its ETag; `lock` holds it (FOR UPDATE) until the
     transaction ends, so a check of If-Match and the write that follows see the same version."""
-    sql = (f"SELECT to_jsonb(t) - 'geometry' - 'created_at', ST_AsGeoJSON(t.geometry, 9)::json, {_etag_sql()} "
-           f'FROM "{lay.name}" t WHERE t.id = :i' + (" FOR UPDATE" if lock else ""))
+    sql = (f"SELECT to_jsonb(t) - 'geometry' - 'geometry_3857' - 'created_at', ST_AsGeoJSON(t.geometry, 9)::json, "
+           f'{_etag_sql()} FROM "{lay.name}" t WHERE t.id = :i' + (" FOR UPDATE" if lock else ""))
     found = conn.execute(text(sql), {"i": row_id}).first()
     if found is None:
         return None

@@ -117,7 +117,7 @@ def _build(table_name: str) -> Layer:
     for col in table.columns:
         if col.name == "geometry":
             continue
-        if col.name == "created_at":
+        if col.name == "created_at" or col.computed is not None:   # kept by the store (geometry_3857)
             continue
         kinds[col.name] = _kind(col)
         if not col.nullable and col.server_default is None:

@@ -14,7 +14,8 @@ from sqlalchemy import Connection, text
 # wins over the whole-box row (`dm.dp_id IS NULL` sorts false first).
 _ANSWER = """
 SELECT s.id AS subscriber_id, s.address, s.box_id, s.dp_id, s.city_id AS city, o.plan_id, o.district_id,
-       o.district_code, o.manager_id, o.manager_name, o.manager_phone{extra}
+       o.district_code, o.manager_id, o.manager_name, o.manager_phone,
+       round(ST_X(s.geometry)::numeric, 6)::float AS lon, round(ST_Y(s.geometry)::numeric, 6)::float AS lat{extra}
 FROM {source}
 LEFT JOIN LATERAL (
     SELECT p.id AS plan_id, d.id AS district_id, d.code AS district_code, a.manager_id,

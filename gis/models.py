@@ -14,10 +14,10 @@ import datetime as dt
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
-    Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, ForeignKeyConstraint,
+    Boolean, CheckConstraint, Computed, Date, DateTime, Float, ForeignKey, ForeignKeyConstraint,
     Index, Integer, MetaData, SmallInteger, Text, UniqueConstraint, func, text,
 )
-from sqlalchemy.dialects.postgresql import ExcludeConstraint, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, ExcludeConstraint, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SRID = 4326
@@ -54,6 +54,19 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 def _geom(kind: str, nullable: bool = False):
     return mapped_column(Geometry(kind, srid=SRID, spatial_index=True), nullable=nullable)
+
+
+MERCATOR = 3857
+
+
+def _mercator(kind: str):
+    """The geometry in Web Mercator, kept by PostgreSQL on every write (a stored generated
+    column) on the tables with the most rows: vector tiles are cut in EPSG:3857, and transforming
+    every row of a tile at render time was about 40 % of the render (up to 400,000 subscribers
+    in a zoom-12 tile). Not a property: no import, export or API answer shows it (gis.layers
+    leaves computed columns out)."""
+    return mapped_column("geometry_3857", Geometry(kind, srid=MERCATOR, spatial_index=True),
+                         Computed("ST_Transform(geometry, 3857)", persisted=True))
 
 
 def _city():
@@ -149,6 +162,7 @@ class Cable(Base):
     year_laid: Mapped[int] = mapped_column(SmallInteger)
     office_id: Mapped[str | None] = mapped_column(ForeignKey("offices.id"), index=True)
     geometry = _geom("LINESTRING")
+    geometry_3857 = _mercator("LINESTRING")
 
 
 class Box(Base):
@@ -185,6 +199,7 @@ class DistributionPoint(Base):
     capacity: Mapped[int] = mapped_column(Integer)
     used: Mapped[int] = mapped_column(Integer, server_default="0")
     geometry = _geom("POINT")
+    geometry_3857 = _mercator("POINT")
 
 
 class Subscriber(Base):
@@ -208,6 +223,7 @@ class Subscriber(Base):
     monthly_revenue: Mapped[float] = mapped_column(Float, server_default="0")
     connected_since: Mapped[dt.date | None] = mapped_column(Date)
     geometry = _geom("POINT")
+    geometry_3857 = _mercator("POINT")
 
 
 class FaultTicket(Base):
@@ -236,6 +252,7 @@ class FaultTicket(Base):
     first_contact_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     geometry = _geom("POINT")
+    geometry_3857 = _mercator("POINT")
 
 
 class Manager(Base):
@@ -410,6 +427,35 @@ class ApiUser(Base):
     key_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PlanUnit(Base):
+    """A plan's planning unit as the partitioner saw it: its service area, its workload and its
+    neighbours on the unit graph (barriers respected, islands joined), so that editing the plan
+    by hand checks contiguity on the very graph the plan was made on."""
+    __tablename__ = "plan_units"
+    plan_id: Mapped[str] = mapped_column(ForeignKey("district_plans.id", ondelete="CASCADE"), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    box_id: Mapped[str] = mapped_column(Text)
+    dp_id: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(Text, comment="the district's code in the plan")
+    workload: Mapped[float] = mapped_column(Float)
+    subscribers: Mapped[int] = mapped_column(Integer)
+    neighbours: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    absorbed: Mapped[str | None] = mapped_column(Text, comment="units in the same building that go where it goes")
+    geometry = _geom("MULTIPOLYGON")
+
+
+class ApiSession(Base):
+    """A browser's session (gis.sessions): the SHA-256 of its cookie's token, never the token.
+    It lives while its user's key does: `key_prefix` is the key it was opened with, so rotating
+    or revoking that key ends it."""
+    __tablename__ = "api_sessions"
+    token_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("api_users.id", ondelete="CASCADE"), index=True)
+    key_prefix: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 from sqlalchemy import LargeBinary  # noqa: E402  (kept with the one model that uses it)

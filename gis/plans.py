@@ -52,14 +52,7 @@ def city_units(conn: Connection, city: str, *, cell: float = 10.0, simplify: flo
     into = {o: u for u, a in zip(units["unit_id"], units["absorbed"]) if a for o in a.split(";")}
     key = subs["unit_id"].map(lambda x: into.get(x, x))
     units["revenue"] = subs.groupby(key)["monthly_revenue"].sum().reindex(units["unit_id"]).to_numpy()
-    # A ticket's box by the KPIs' own rule (gis.tickets.BOX_OF_TICKET: a cable fault belongs to
-    # the box that cable feeds), so a plan's fault workload and the KPIs count the same faults.
-    faults = conn.execute(text(
-        f"SELECT {BOX_OF_TICKET} AS box, count(*) FROM fault_tickets t "
-        "LEFT JOIN subscribers s ON s.id = t.subscriber_id LEFT JOIN distribution_points d ON d.id = t.dp_id "
-        "WHERE t.city_id = :c AND t.reported_at > (SELECT max(reported_at) FROM fault_tickets WHERE city_id = :c) "
-        "- interval '12 months' GROUP BY 1"), {"c": city}).all()
-    fault_rate = pd.Series(dict(faults), dtype=float) / 12
+    fault_rate = box_fault_rates(conn, city)
     units["faults"] = fault_rate.reindex(units["box_id"]).fillna(0).to_numpy()
     units["area_km2"] = units.area / 1e6
     # Parent areas by where each unit's box stands.
@@ -80,6 +73,18 @@ def city_units(conn: Connection, city: str, *, cell: float = 10.0, simplify: flo
     barriers["effect"] = np.where(barriers["kind"].isin(list(slow)), "slow", "block")
     network = pd.concat([barriers[["id", "effect", "geometry"]], crossings[["id", "geometry"]]], ignore_index=True)
     return units, gpd.GeoDataFrame(network, geometry="geometry", crs=barriers.crs or 4326)
+
+
+def box_fault_rates(conn: Connection, city: str) -> pd.Series:
+    """Fault tickets per month of each box over the city's last 12 months of tickets. A ticket's
+    box by the KPIs' own rule (gis.tickets.BOX_OF_TICKET: a cable fault belongs to the box that
+    cable feeds), so a plan's fault workload and the KPIs count the same faults."""
+    faults = conn.execute(text(
+        f"SELECT {BOX_OF_TICKET} AS box, count(*) FROM fault_tickets t "
+        "LEFT JOIN subscribers s ON s.id = t.subscriber_id LEFT JOIN distribution_points d ON d.id = t.dp_id "
+        "WHERE t.city_id = :c AND t.reported_at > (SELECT max(reported_at) FROM fault_tickets WHERE city_id = :c) "
+        "- interval '12 months' GROUP BY 1"), {"c": city}).all()
+    return pd.Series(dict(faults), dtype=float) / 12
 
 
 def check_district_count(districts: int | None, boxes: int) -> None:
@@ -117,9 +122,31 @@ def save_plan(conn: Connection, city: str, units: gpd.GeoDataFrame, districts: g
         {"id": plan_id, "c": city, "n": name or plan_id, "pl": parent_level, "prev": previous,
          "params": json.dumps(parameters, default=str), "rep": json.dumps(report, default=float),
          "by": created_by})
+    _save_content(conn, plan_id, units, districts, parent_level)
+    return plan_id
+
+
+def replace_plan(conn: Connection, plan_id: str, units: gpd.GeoDataFrame, districts: gpd.GeoDataFrame,
+                 report: dict) -> None:
+    """A draft's districts, members and units replaced by new ones (a hand edit saved again), in
+    the caller's transaction; its header stays, its report is the new one."""
+    store.writing(conn)
+    row = conn.execute(text("SELECT status, parent_level FROM district_plans WHERE id = :p FOR UPDATE"),
+                       {"p": plan_id}).first()
+    if row is None or row.status != "draft":
+        raise Conflict(f"plan {plan_id!r} is not a draft: only a draft is changed in place")
+    for table in ("district_members", "plan_units", "districts"):
+        conn.execute(text(f"DELETE FROM {table} WHERE plan_id = :p"), {"p": plan_id})
+    conn.execute(text("UPDATE district_plans SET report = CAST(:rep AS jsonb) WHERE id = :p"),
+                 {"p": plan_id, "rep": json.dumps(report, default=float)})
+    _save_content(conn, plan_id, units, districts, row.parent_level)
+
+
+def _save_content(conn: Connection, plan_id: str, units: gpd.GeoDataFrame, districts: gpd.GeoDataFrame,
+                  parent_level: str | None) -> None:
     d = districts.to_crs(4326)
     parent = None
-    if parent_level:
+    if parent_level and parent_level in units.columns:
         parent = units.groupby("district")[parent_level].first()
     rows = [{"id": f"{plan_id}-{code}", "p": plan_id, "code": code,
              "parent": None if parent is None else parent.get(code),
@@ -144,7 +171,46 @@ def save_plan(conn: Connection, city: str, units: gpd.GeoDataFrame, districts: g
             members.append({"id": f"{plan_id}/{u}", "p": plan_id, "d": f"{plan_id}-{code}", "b": b, "dp": dp or None})
     conn.execute(text("INSERT INTO district_members (id, plan_id, district_id, box_id, dp_id) "
                       "VALUES (:id, :p, :d, :b, :dp)"), members)
+    if "neighbours" in units.columns:
+        save_units(conn, plan_id, units)
     return plan_id
+
+
+def save_units(conn: Connection, plan_id: str, units: gpd.GeoDataFrame) -> None:
+    """The plan's units with their workload and neighbours (planning.partition.layer's `graph`
+    columns: positions, stored as unit ids), for editing the plan by hand."""
+    ids = units["unit_id"].astype(str).to_numpy()
+    geoms = units.geometry.to_crs(4326).to_numpy()
+    absorbed = units["absorbed"] if "absorbed" in units.columns else pd.Series(None, index=units.index)
+    rows = [{"p": plan_id, "u": u, "b": b, "dp": None if pd.isna(dp) else dp, "c": c, "w": float(w), "s": int(s),
+             "n": [ids[j] for j in nb], "a": a if isinstance(a, str) and a else None,
+             "g": shapely.to_wkb(shapely.multipolygons([g]) if g.geom_type == "Polygon" else g)}
+            for u, b, dp, c, w, s, nb, a, g in zip(ids, units["box_id"], units["dp_id"], units["district"],
+                                                    units["workload"], units["subscribers"], units["neighbours"],
+                                                    absorbed, geoms)]
+    conn.execute(text("INSERT INTO plan_units (plan_id, unit_id, box_id, dp_id, code, workload, subscribers, "
+                      "neighbours, absorbed, geometry) VALUES (:p, :u, :b, :dp, :c, :w, :s, :n, :a, "
+                      "ST_GeomFromWKB(:g, 4326))"), rows)
+
+
+def plan_units(conn: Connection, plan_id: str) -> gpd.GeoDataFrame:
+    """A plan's units as saved (EPSG:4326): unit_id, box_id, dp_id, district (code), workload,
+    subscribers, neighbours (unit ids), absorbed; empty for a plan made before plans kept them."""
+    from .frames import geoframe
+    return geoframe(conn, "SELECT unit_id, box_id, dp_id, code AS district, workload, subscribers, neighbours, "
+                          "absorbed, ST_AsBinary(geometry) AS geometry FROM plan_units WHERE plan_id = %(p)s "
+                          "ORDER BY unit_id", {"p": plan_id})
+
+
+def plan_version(conn: Connection, plan_id: str) -> str:
+    """The version of a plan's districts (an ETag): the MD5 of its members' district codes, so a
+    save over a plan someone else saved meanwhile is seen."""
+    v = conn.execute(text("SELECT md5(coalesce(string_agg(m.id || '=' || d.code, ',' ORDER BY m.id), '')) FROM "
+                          "district_members m JOIN districts d ON d.id = m.district_id WHERE m.plan_id = :p"),
+                     {"p": plan_id}).scalar()
+    return '"' + v + '"'
+
+
 
 
 def activate_plan(conn: Connection, plan_id: str) -> dict:
@@ -200,8 +266,8 @@ def parent_level(name: str | None) -> str | None:
 
 
 def plan_header(conn: Connection, plan_id: str) -> dict:
-    """id, city_id, name, status and report of a plan (NotFound if there is none)."""
-    row = conn.execute(text("SELECT id, city_id, name, status, report FROM district_plans WHERE id = :p"),
+    """id, city_id, name, status, parameters and report of a plan (NotFound if there is none)."""
+    row = conn.execute(text("SELECT id, city_id, name, status, parameters, report FROM district_plans WHERE id = :p"),
                        {"p": plan_id}).mappings().one_or_none()
     if row is None:
         raise NotFound(f"plan {plan_id!r} does not exist")
@@ -236,7 +302,8 @@ def changed_units(conn: Connection, plan_a: str, plan_b: str) -> list[dict]:
             JOIN districts d ON d.id = m.district_id WHERE m.plan_id IN (:a, :b)),
         split AS (SELECT DISTINCT box_id FROM m WHERE dp_id IS NOT NULL),
         s AS (
-            SELECT s.box_id, s.dp_id, coalesce(a1.code, a0.code) AS code_a, coalesce(b1.code, b0.code) AS code_b
+            SELECT s.box_id, s.dp_id, s.monthly_revenue,
+                   coalesce(a1.code, a0.code) AS code_a, coalesce(b1.code, b0.code) AS code_b
             FROM subscribers s
             LEFT JOIN m a1 ON a1.plan_id = :a AND a1.box_id = s.box_id AND a1.dp_id = s.dp_id
             LEFT JOIN m a0 ON a0.plan_id = :a AND a0.box_id = s.box_id AND a0.dp_id IS NULL
@@ -244,12 +311,15 @@ def changed_units(conn: Connection, plan_a: str, plan_b: str) -> list[dict]:
             LEFT JOIN m b0 ON b0.plan_id = :b AND b0.box_id = s.box_id AND b0.dp_id IS NULL
             WHERE s.city_id = (SELECT city_id FROM district_plans WHERE id = :a))
         SELECT s.box_id, CASE WHEN sp.box_id IS NOT NULL THEN s.dp_id END AS dp_id, s.code_a, s.code_b,
-               count(*) AS subscribers
-        FROM s LEFT JOIN split sp ON sp.box_id = s.box_id
+               count(*) AS subscribers, sum(s.monthly_revenue) AS revenue,
+               max(ST_X(b.geometry)) AS lon, max(ST_Y(b.geometry)) AS lat,
+               (SELECT count(*) FROM subscribers x WHERE x.box_id = s.box_id) AS box_subscribers
+        FROM s LEFT JOIN split sp ON sp.box_id = s.box_id JOIN boxes b ON b.id = s.box_id
         WHERE s.code_a IS DISTINCT FROM s.code_b
         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2 NULLS FIRST"""), {"a": plan_a, "b": plan_b}).all()
     return [{"unit": box if dp is None else f"{box}/{dp}", "box_id": box, "dp_id": dp, "from": ca, "to": cb,
-             "subscribers": int(n)} for box, dp, ca, cb, n in rows]
+             "subscribers": int(n), "box_subscribers": int(bn), "revenue": round(float(rev or 0), 2),
+             "lon": round(float(x), 6), "lat": round(float(y), 6)} for box, dp, ca, cb, n, rev, x, y, bn in rows]
 
 
 def city_subscribers(conn: Connection, city: str) -> int:

@@ -201,7 +201,7 @@ def upsert(conn: Connection, lay: Layer, gdf: gpd.GeoDataFrame, *, source: str, 
 # ---- the bulk path --------------------------------------------------------------------------
 
 # Every table that hangs off a city (the API's users do not: they outlive a replaced city).
-LAYERS_ALL = [t.name for t in Base.metadata.sorted_tables if t.name != "api_users"]
+LAYERS_ALL = [t.name for t in Base.metadata.sorted_tables if t.name not in ("api_users", "api_sessions")]
 
 
 def bulk_load(conn: Connection, layers: dict[str, gpd.GeoDataFrame], *, source: str = "bulk load",

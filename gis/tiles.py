@@ -11,9 +11,10 @@ and an MVT feature id must be an integer: a map uses `promoteId: "id"`).
 The cache is the table `tile_cache` (UNLOGGED), keyed by (layer, plan, z, x, y), holding the
 bytes, their ETag (an MD5 of the bytes) and the tile's envelope in EPSG:4326 (GiST). A hit is
 one indexed SELECT; a miss renders, stores, answers. Every worker of `pianqu serve --workers N`
-sees the same cache, and an invalidation is part of the edit's own transaction. There is no
-in-process cache in front: keeping one right across workers would need a validator read from
-the database on every request, which costs what a hit costs.
+sees the same cache, and an invalidation is part of the edit's own transaction. A server
+worker may keep copies in memory (api.services.tiles.TileMemory): the look-up then names the
+copy's ETag and gets the tile's current ETag without its bytes when they are the same, so a
+copy is only served while it is still the shared cache's.
 
 Districts tiles are keyed by the plan: `?plan=ID` by that id, the default (the active plans) by
 the ids of the plans active when the request is served, so activating a plan needs no
@@ -49,19 +50,22 @@ two edits cannot wait on each other.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
 from .features import COLLECTIONS
+from .models import Base
 
 MAX_ZOOM = 22
 EXTENT, BUFFER = 4096, 64
 LOCK_CLASS = 0x7469     # 'ti': advisory locks of tile renders and invalidations
-ENVELOPE = "ST_TileEnvelope(CAST(:z AS integer), CAST(:x AS integer), CAST(:y AS integer))"
+# The read statements are in psycopg's own placeholders (%(name)s): they run on the server's
+# asyncio connections (gis.db.async_pool), without SQLAlchemy.
+ENVELOPE = "ST_TileEnvelope(CAST(%(z)s AS integer), CAST(%(x)s AS integer), CAST(%(y)s AS integer))"
 ACTIVE_PLANS = "(SELECT coalesce(string_agg(id, ',' ORDER BY id), '') FROM district_plans WHERE status = 'active')"
+PLAN_EXISTS = "EXISTS (SELECT 1 FROM district_plans WHERE id = %(plan)s)"
 FIELD_TYPES = {"int": "Number", "float": "Number", "bool": "Boolean", "text": "String"}
 
 
@@ -127,22 +131,30 @@ def _render_sql(lay: TileLayer, z: int) -> str:
     # `&&` uses the GiST index (float boxes, rounded outwards); ST_Intersects then drops what only
     # that rounding let in, so a tile holds exactly what lies in its envelope (a point on an edge
     # is in both tiles). What it holds is a subset of `&&`, which is what `forget` deletes by.
-    env = f"ST_Transform({ENVELOPE}, 4326)"
-    where = [f"t.geometry && {env}", f"ST_Intersects(t.geometry, {env})"]
+    if "geometry_3857" in Base.metadata.tables[c.table].columns:
+        # The stored Web Mercator copy (gis.models._mercator): no transform per row. Mercator maps
+        # axis-parallel boxes to axis-parallel boxes, so a row's box meets the envelope in
+        # EPSG:3857 exactly when it does in EPSG:4326, which is what `forget` deletes by.
+        column = geom = "t.geometry_3857"
+        env = ENVELOPE
+    else:
+        column, geom = "t.geometry", "ST_Transform(t.geometry, 3857)"
+        env = f"ST_Transform({ENVELOPE}, 4326)"
+    where = [f"{column} && {env}", f"ST_Intersects({column}, {env})"]
     if lay.id == "districts":
-        where.append("t.plan_id = ANY(CAST(:plans AS text[]))")
+        where.append("t.plan_id = ANY(CAST(%(plans)s AS text[]))")
     where += [cond for zoom, cond in lay.detail if z < zoom]
-    rows = (f"SELECT {', '.join(cols)}, ST_AsMVTGeom(ST_Transform(t.geometry, 3857), {ENVELOPE}, {EXTENT}, "
+    rows = (f"SELECT {', '.join(cols)}, ST_AsMVTGeom({geom}, {ENVELOPE}, {EXTENT}, "
             f'{BUFFER}) AS geom FROM "{c.table}" t WHERE {" AND ".join(where)}')
     expires = "CAST(NULL AS timestamptz)"
     if lay.id == "districts":
         # The first moment a manager of a district in the tile changes: its cached copy ends then.
         expires = ("(SELECT min(v.b) FROM district_assignments a CROSS JOIN LATERAL (VALUES (a.valid_from), "
                    "(a.valid_to)) v(b) WHERE a.district_id IN (SELECT id FROM f) AND v.b > now())")
-    return (f"WITH f AS MATERIALIZED ({rows}) SELECT coalesce((SELECT ST_AsMVT(q, :name, {EXTENT}, 'geom') "
-            f"FROM (SELECT * FROM f WHERE geom IS NOT NULL) q), ''::bytea) AS tile, {expires} AS expires_at"
+    return (f"WITH f AS MATERIALIZED ({rows}) SELECT coalesce((SELECT ST_AsMVT(q, %(name)s, {EXTENT}, 'geom') "
+            f"FROM (SELECT * FROM f WHERE geom IS NOT NULL) q), CAST('' AS bytea)) AS tile, {expires} AS expires_at"
             if lay.id == "districts" else
-            f"SELECT coalesce(ST_AsMVT(q, :name, {EXTENT}, 'geom'), ''::bytea) AS tile, {expires} AS expires_at "
+            f"SELECT coalesce(ST_AsMVT(q, %(name)s, {EXTENT}, 'geom'), CAST('' AS bytea)) AS tile, {expires} AS expires_at "
             f"FROM ({rows}) q WHERE q.geom IS NOT NULL")
 
 
@@ -152,64 +164,56 @@ def _lookup_sql(lay: TileLayer, plan: str | None) -> str:
     elif plan is None:
         key, known = ACTIVE_PLANS, "true"
     else:
-        key, known = "CAST(:plan AS text)", "EXISTS (SELECT 1 FROM district_plans WHERE id = :plan)"
+        key, known = "CAST(%(plan)s AS text)", PLAN_EXISTS
     return (f"WITH k AS (SELECT {key} AS plan, {known} AS known) "
-            "SELECT k.plan, k.known, c.etag, CASE WHEN :any_etag OR c.etag = ANY(CAST(:etags AS text[])) "
-            "THEN NULL ELSE c.tile END AS tile FROM k LEFT JOIN tile_cache c ON c.layer = :layer "
-            "AND c.plan = k.plan AND c.z = :z AND c.x = :x AND c.y = :y "
+            "SELECT k.plan, k.known, c.etag, CASE WHEN %(any_etag)s OR c.etag = ANY(CAST(%(etags)s AS text[])) "
+            "THEN NULL ELSE c.tile END AS tile FROM k LEFT JOIN tile_cache c ON c.layer = %(layer)s "
+            "AND c.plan = k.plan AND c.z = %(z)s AND c.x = %(x)s AND c.y = %(y)s "
             "AND (c.expires_at IS NULL OR c.expires_at > now())")
 
 
-def tile(conn: Connection, layer: str, z: int, x: int, y: int, *, plan: str | None = None,
-         if_none_match: tuple[str, ...] = ()) -> Tile | None:
+async def tile(aconn, layer: str, z: int, x: int, y: int, *, plan: str | None = None,
+               known: tuple[str, ...] = (), any_etag: bool = False) -> Tile | None:
     """The tile, from the cache or rendered (and stored); None when `plan` does not exist.
 
-    `if_none_match`: the client's ETags ("*" for any): when one is the tile's, `data` is None.
-    The look-up runs on `conn` (in autocommit when it has no transaction open: a hit is then one
-    round trip, no BEGIN and ROLLBACK around it); a miss renders and stores in a transaction of
-    its own on the same connection."""
+    `aconn`: a psycopg AsyncConnection in autocommit (gis.db.async_pool), so a hit is one round
+    trip, no BEGIN and COMMIT around it; a miss renders and stores in a transaction of its own.
+    `known`: ETags the caller holds (the client's If-None-Match, the server's copy in memory) and
+    `any_etag` (If-None-Match: *): a tile whose ETag is among them comes back with `data` None,
+    its bytes not sent from the database."""
     lay = LAYERS[layer]
     if lay.id != "districts":
         plan = None
-    any_etag = "*" in if_none_match
-    mine = not conn.in_transaction()      # no transaction of the caller's: the look-up in autocommit
-    look = conn.execution_options(isolation_level="AUTOCOMMIT") if mine else conn
     if z < lay.minzoom:
-        if plan is not None and not look.execute(text("SELECT EXISTS (SELECT 1 FROM district_plans WHERE id = :p)"),
-                                                 {"p": plan}).scalar():
+        if plan is not None and not (await _one(aconn, f"SELECT {PLAN_EXISTS}", {"plan": plan}))[0]:
             return None
         etag = etag_of(b"")
-        return Tile(None if any_etag or etag in if_none_match else b"", etag, "skip")
-    params = {"layer": lay.id, "z": z, "x": x, "y": y, "plan": plan, "any_etag": any_etag,
-              "etags": list(if_none_match)}
-    key, known, etag, data = look.execute(text(_lookup_sql(lay, plan)), params).one()
-    if not known:
+        return Tile(None if any_etag or etag in known else b"", etag, "skip")
+    params = {"layer": lay.id, "z": z, "x": x, "y": y, "plan": plan, "any_etag": any_etag, "etags": list(known)}
+    key, exists, etag, data = await _one(aconn, _lookup_sql(lay, plan), params)
+    if not exists:
         return None
     if etag is not None:
         return Tile(None if data is None else bytes(data), etag, "hit")
     plans = [p for p in key.split(",") if p] if lay.id == "districts" else []
-    # On the request's own connection (a second one from the pool would cost a check-out and its
-    # ping), back in the engine's isolation for this one transaction; a caller's open transaction
-    # is left alone (the render gets a connection of its own).
-    with contextlib.ExitStack() as stack:
-        if mine:
-            conn.commit()   # ends SQLAlchemy's transaction object of the autocommit look-up
-            tx = conn.execution_options(isolation_level=conn.default_isolation_level)
-        else:
-            tx = stack.enter_context(conn.engine.connect())
-        stack.enter_context(tx.begin())
+    async with aconn.transaction():
         # The lock before the render's snapshot (see the module's docstring): its own statement,
         # since a statement's snapshot is taken when it starts. JIT off: the planner prices
         # ST_AsMVTGeom so high that it compiled every render, which cost more (2 s at zoom 12 at
         # city size) than the render itself.
-        store = bool(tx.execute(text("SELECT pg_try_advisory_xact_lock_shared(:k, hashtext(:layer)), "
-                                     "set_config('jit', 'off', true)"), {"k": LOCK_CLASS, "layer": lay.id}).scalar())
+        store = bool((await _one(aconn, "SELECT pg_try_advisory_xact_lock_shared(%(k)s, hashtext(%(layer)s)), "
+                                        "set_config('jit', 'off', true)", {"k": LOCK_CLASS, "layer": lay.id}))[0])
         # Render, hash and store in one statement: the tile's bytes never travel back to the
-        # server, and a miss costs three round trips (lock, render, commit), not five.
-        data, etag = tx.execute(text(_render_and_store_sql(lay, z, store)), {
-            "z": z, "x": x, "y": y, "name": lay.id, "plans": plans, "layer": lay.id, "plan": key}).one()
+        # server, and a miss costs four round trips (begin, lock, render, commit).
+        data, etag = await _one(aconn, _render_and_store_sql(lay, z, store), {
+            "z": z, "x": x, "y": y, "name": lay.id, "plans": plans, "layer": lay.id, "plan": key})
     data = bytes(data)
-    return Tile(None if any_etag or etag in if_none_match else data, etag, "miss" if store else "bypass")
+    return Tile(None if any_etag or etag in known else data, etag, "miss" if store else "bypass")
+
+
+async def _one(aconn, sql: str, params: dict) -> tuple:
+    # binary: a bytea comes as its bytes, not as hex text that psycopg would decode (a 1.5 MB tile)
+    return await (await aconn.execute(sql, params, binary=True)).fetchone()
 
 
 def _render_and_store_sql(lay: TileLayer, z: int, store: bool) -> str:
@@ -220,7 +224,7 @@ def _render_and_store_sql(lay: TileLayer, z: int, store: bool) -> str:
     if not store:
         return f"WITH r AS ({render}) SELECT r.tile, {etag} FROM r"
     return (f"WITH r AS ({render}), s AS (INSERT INTO tile_cache (layer, plan, z, x, y, tile, etag, envelope, "
-            f"expires_at) SELECT :layer, :plan, :z, :x, :y, r.tile, {etag}, ST_Transform({ENVELOPE}, 4326), "
+            f"expires_at) SELECT %(layer)s, %(plan)s, %(z)s, %(x)s, %(y)s, r.tile, {etag}, ST_Transform({ENVELOPE}, 4326), "
             "r.expires_at FROM r ON CONFLICT (layer, plan, z, x, y) DO UPDATE SET tile = EXCLUDED.tile, "
             "etag = EXCLUDED.etag, envelope = EXCLUDED.envelope, expires_at = EXCLUDED.expires_at, "
             f"created_at = now()) SELECT r.tile, {etag} FROM r")

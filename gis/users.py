@@ -67,16 +67,35 @@ def rotate(conn: Connection, name: str, role: str = "planner") -> str:
     return key
 
 
+KEY_ROW = "SELECT id, role, manager_id, key_hash, revoked_at FROM api_users WHERE key_prefix = %(p)s"
+
+
+def _prefix(key: str) -> str | None:
+    parts = key.split("_", 2) if key else []
+    return parts[1] if len(parts) == 3 and parts[0] == "pq" else None
+
+
+def _verify(row, key: str) -> User | None:
+    if row is None:
+        return None
+    name, role, manager_id, key_hash, revoked_at = row
+    if not hmac.compare_digest(key_hash, _hash(key)) or revoked_at is not None:
+        return None
+    return User(name, role, manager_id)
+
+
 def by_key(conn: Connection, key: str) -> User | None:
     """The live user a key belongs to, or None (unknown, malformed, revoked)."""
-    parts = key.split("_", 2) if key else []
-    if len(parts) != 3 or parts[0] != "pq":
+    prefix = _prefix(key)
+    return None if prefix is None else _verify(conn.exec_driver_sql(KEY_ROW, {"p": prefix}).first(), key)
+
+
+async def by_key_async(aconn, key: str) -> User | None:
+    """by_key on a psycopg AsyncConnection (the server's hot paths)."""
+    prefix = _prefix(key)
+    if prefix is None:
         return None
-    row = conn.execute(text("SELECT id, role, manager_id, key_hash, revoked_at FROM api_users WHERE key_prefix = :p"),
-                       {"p": parts[1]}).first()
-    if row is None or not hmac.compare_digest(row.key_hash, _hash(key)) or row.revoked_at is not None:
-        return None
-    return User(row.id, row.role, row.manager_id)
+    return _verify(await (await aconn.execute(KEY_ROW, {"p": prefix})).fetchone(), key)
 
 
 def list_users(conn: Connection) -> list[dict]:

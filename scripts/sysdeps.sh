@@ -20,7 +20,11 @@ need=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 have_postgis || need+=(postgis)
 command -v runuser >/dev/null || need+=(util-linux)
-[ "${PIANQU_BROWSER:-}" = "1" ] && ! command -v chromium >/dev/null && need+=(chromium)
+if [ "${PIANQU_BROWSER:-}" = "1" ]; then
+  command -v chromium >/dev/null || need+=(chromium)
+  # A CJK font, so the pages' Chinese (addresses, names) renders in headless screenshots.
+  [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
+fi
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -135,12 +135,32 @@ def test_bulk_load_with_dangling_reference_writes_nothing(engine, tmp_city):
 def test_geometries_are_4326_with_spatial_indexes(engine):
     insp = inspect(engine)
     with engine.connect() as conn:
-        srids = dict(conn.execute(text("SELECT f_table_name, srid FROM geometry_columns")).all())
+        srids = {(t, c): s for t, c, s in conn.execute(text(
+            "SELECT f_table_name, f_geometry_column, srid FROM geometry_columns")).all()}
     spatial = [t for t in Base.metadata.tables.values() if "geometry" in t.columns]
-    assert spatial and all(srids[t.name] == 4326 for t in spatial)
+    assert spatial and all(srids[t.name, "geometry"] == 4326 for t in spatial)
     for t in spatial:
         idx = [i for i in insp.get_indexes(t.name) if i["column_names"] == ["geometry"]]
         assert idx, f"{t.name} has no spatial index"
+    # The Web Mercator copies the tiles are cut from (gis.models._mercator): 3857, indexed too.
+    mercator = [t.name for t in spatial if "geometry_3857" in t.columns]
+    assert {"subscribers", "cables"} <= set(mercator)
+    for name in mercator:
+        assert srids[name, "geometry_3857"] == 3857
+        assert [i for i in insp.get_indexes(name) if i["column_names"] == ["geometry_3857"]], name
+
+
+def test_the_mercator_copy_follows_every_write_and_stays_out_of_reads(engine, tmp_city):
+    layers = tiny_network(tmp_city)
+    with engine.begin() as tx:
+        store.bulk_load(tx, layers)
+    with engine.connect() as conn:
+        off = conn.execute(text(
+            "SELECT max(ST_Distance(ST_Transform(geometry, 3857), geometry_3857)) FROM subscribers "
+            "WHERE city_id = :c"), {"c": tmp_city}).scalar()
+        read = store.read_layer(conn, "subscribers", tmp_city)
+    assert off is not None and off < 1e-6
+    assert "geometry_3857" not in read.columns and read.geometry.name == "geometry"
 
 
 def test_deleting_a_city_removes_its_network(engine, tmp_city):

@@ -25,7 +25,7 @@ try:  # Typer 0.16+ carries its own click
 except ImportError:  # pragma: no cover
     from click import ClickException as UsageProblem
 
-from . import alerts, db, demo, districts, faults, partition, plans, serve, summary, transfer, users
+from . import alerts, db, demo, districts, faults, maps, partition, plans, serve, summary, transfer, users
 from .common import err
 
 app = typer.Typer(help="Pianqu: outside-plant network and field-district planning on PostGIS.",
@@ -36,6 +36,7 @@ app.command("demo-load")(demo.demo_load)
 app.command("import")(transfer.import_)
 app.command("export")(transfer.export)
 app.command("summary")(summary.summary)
+app.command("map")(maps.map_file)
 app.command("partition")(partition.partition)
 app.add_typer(plans.app, name="plan")
 app.add_typer(districts.app, name="district")

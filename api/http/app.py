@@ -1,11 +1,16 @@
 """The app factory: `create_app()` gives the ASGI app `pianqu serve` runs."""
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from . import problems
-from .routers import alerts, districts, edits, faults, features, home, jobs, lookup, managers, plans, reports, tiles
+from .pages import STATIC
+from .routers import (alerts, districts, edits, faults, features, home, jobs, lookup, managers, maps, plan_edits, plans,
+                      reports, signin, tiles)
 
 MAX_BODY = 2_000_000
 
@@ -33,15 +38,34 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI):
+    """Each worker's asyncio pool (the async routes') and its tiles in memory."""
+    from api.services.tiles import TileMemory
+    from gis.config import tile_memory_bytes
+    from gis.db import async_pool
+    app.state.apool = async_pool(app.state.engine.url.render_as_string(hide_password=False))
+    app.state.tile_memory = TileMemory(tile_memory_bytes())
+    await app.state.apool.open(wait=False)
+    try:
+        yield
+    finally:
+        await app.state.apool.close()
+
+
 def create_app(engine: Engine | None = None) -> FastAPI:
     from gis.db import engine as default_engine
-    app = FastAPI(title="Pianqu", version="0.1.0", openapi_tags=TAGS,
+    app = FastAPI(title="Pianqu", version="0.1.0", openapi_tags=TAGS, lifespan=lifespan,
                   description="Outside-plant network and field districts: the HTTP API. Every endpoint but `/` "
                               "and `/health` needs `Authorization: Bearer KEY` (`pianqu user add`).")
     app.state.engine = engine or default_engine()
     problems.install(app)
 
     app.add_middleware(BodyLimit)
-    for r in (home, features, edits, lookup, districts, managers, plans, jobs, faults, alerts, reports, tiles):
+    for r in (home, features, edits, lookup, districts, managers, plan_edits, plans, jobs, faults, alerts, reports,
+              tiles, signin, maps):
         app.include_router(r.router)
+    # The pages' scripts, styles and icons (Leaflet and VectorGrid vendored with their licences):
+    # library code and page code, no data, so they need no key (the sign-in page uses them).
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -2,12 +2,12 @@
 write) and the caller, from a bearer key, with the roles that may do the thing."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection
 
-from gis import users
+from gis import sessions, users
 from gis.users import User
 
 from .problems import Problem
@@ -41,34 +41,89 @@ def write(request: Request, conn: Connection = Depends(_connection)) -> Iterator
         yield conn
 
 
-def caller(request: Request, conn: Connection = Depends(_connection)) -> User:
-    auth = request.headers.get("authorization", "")
-    scheme, _, key = auth.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+SESSION_COOKIE = "pianqu_session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def credential(request: Request) -> tuple[str, str] | None:
+    """("key", KEY) from `Authorization: Bearer KEY`, else ("session", TOKEN) from the sign-in
+    page's cookie, else None. A write carried by the cookie must come from Pianqu's own pages
+    (its Origin, or else its Referer, is this server): a browser sends the cookie with any
+    site's form too (SameSite=Strict already stops most such posts; this stops the rest)."""
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and key.strip():
+        return "key", key.strip()
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    if request.method not in SAFE_METHODS:
+        own = f"{request.url.scheme}://{request.url.netloc}"
+        origin = request.headers.get("origin") or request.headers.get("referer") or ""
+        if origin.rstrip("/") != own and not origin.startswith(own + "/"):
+            raise Problem(403, f"a {request.method} signed in by the session cookie must come from this server's own "
+                               f"pages (Origin {origin or 'missing'}, expected {own}); tools send "
+                               "'Authorization: Bearer KEY'")
+    return "session", token
+
+
+def _needed(request: Request) -> tuple[str, str]:
+    found = credential(request)
+    if found is None:
         raise Problem(401, "this endpoint needs an API key: send 'Authorization: Bearer KEY' "
-                           "(pianqu user add NAME --role ROLE makes one)", {"WWW-Authenticate": "Bearer"})
-    if not conn.in_transaction():
-        # The key's read in autocommit: one round trip, no BEGIN and COMMIT around it (a warm
-        # tile is a few round trips in all); the route's own statements then begin as usual.
-        conn.execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            user = users.by_key(conn, key.strip())
-        finally:
-            conn.commit()   # ends SQLAlchemy's own transaction object (the server has none open)
-            conn.execution_options(isolation_level=conn.default_isolation_level)
-    else:
-        user = users.by_key(conn, key.strip())
+                           "(pianqu user add NAME --role ROLE makes one), or sign in at /signin",
+                      {"WWW-Authenticate": "Bearer"})
+    return found
+
+
+def _known(request: Request, user: User | None, kind: str) -> User:
     if user is None:
-        raise Problem(401, "the API key is unknown or revoked", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        what = "the API key is unknown or revoked" if kind == "key" else \
+            "the session has ended (signed out, expired, or its key revoked): sign in again at /signin"
+        raise Problem(401, what, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
     request.state.user = user
     return user
 
 
-def role(*allowed: str):
-    """A dependency that lets through only callers of these roles (403 for the others)."""
+def who(conn: Connection, kind: str, value: str) -> User | None:
+    return users.by_key(conn, value) if kind == "key" else sessions.by_token(conn, value)
+
+
+def caller(request: Request, conn: Connection = Depends(_connection)) -> User:
+    kind, value = _needed(request)
+    if not conn.in_transaction():
+        # The key's read in autocommit: one round trip, no BEGIN and COMMIT around it; the
+        # route's own statements then begin as usual.
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            user = who(conn, kind, value)
+        finally:
+            conn.commit()   # ends SQLAlchemy's own transaction object (the server has none open)
+            conn.execution_options(isolation_level=conn.default_isolation_level)
+    else:
+        user = who(conn, kind, value)
+    return _known(request, user, kind)
+
+
+async def aread(request: Request) -> AsyncIterator:
+    """The request's psycopg AsyncConnection (autocommit) from the server's asyncio pool, for the
+    async routes of the hot paths (tiles): no worker thread, no SQLAlchemy on the way."""
+    async with request.app.state.apool.connection() as aconn:
+        yield aconn
+
+
+async def acaller(request: Request, aconn=Depends(aread)) -> User:
+    """`caller` for async routes: the key or session checked on the request's async connection."""
+    kind, value = _needed(request)
+    user = await (users.by_key_async(aconn, value) if kind == "key" else sessions.by_token_async(aconn, value))
+    return _known(request, user, kind)
+
+
+def role(*allowed: str, via=caller):
+    """A dependency that lets through only callers of these roles (403 for the others); `via`
+    finds the caller (`acaller` in async routes)."""
     # async: a check of a value needs no worker thread (a sync dependency costs a hop through
     # the thread pool, the largest part of a cached tile's answer).
-    async def check(user: User = Depends(caller)) -> User:
+    async def check(user: User = Depends(via)) -> User:
         if user.role not in allowed:
             raise Problem(403, f"the role {user.role} may not do this (it needs the role {' or '.join(allowed)})")
         return user
@@ -76,4 +131,5 @@ def role(*allowed: str):
 
 
 anyone = role("planner", "manager", "analyst")
+anyone_async = role("planner", "manager", "analyst", via=acaller)
 planner = role("planner")

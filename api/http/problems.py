@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import PianquError
@@ -41,7 +43,7 @@ def _where(loc) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(PianquError)
     async def pianqu_error(request: Request, e: PianquError):
-        return problem(e.status, str(e))
+        return problem(e.status, str(e), **getattr(e, "members", {}))
 
     @app.exception_handler(Problem)
     async def http_problem(request: Request, e: Problem):
@@ -64,6 +66,13 @@ def install(app: FastAPI) -> None:
                   else f"{request.method} is not allowed on {request.url.path}" if e.status_code == 405
                   else HTTPStatus(e.status_code).phrase)
         return problem(e.status_code, detail, getattr(e, "headers", None))
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def unreachable(request: Request, e: Exception):
+        # the async routes' connection (gis.db.async_pool): the store is down or every connection busy
+        log.warning("store unreachable on %s %s: %s", request.method, request.url.path, e)
+        return problem(503, f"the store is not reachable: {type(e).__name__}", {"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, e: Exception):

@@ -29,7 +29,7 @@ STEPS = {"ack": "acknowledged", "plan": "planned", "done": "done", "dismiss": "d
 LIST_FIELDS = ["id", "kind", "status", "alert_key", "report_id", "report_ids", "box_id", "district", "manager_id",
                "cable_id", "score", "value", "cost", "payback_months", "expected_lines", "spare_ports", "utilisation",
                "distance_m", "cable_m", "faults_per_year", "cable_age_years", "reason", "first_seen", "last_seen",
-               "status_at", "status_by", "status_note"]
+               "status_at", "status_by", "status_note", "lon", "lat"]
 _FROM_DETAILS = ("report_ids", "value", "payback_months", "spare_ports", "utilisation", "cable_m", "faults_per_year",
                  "cable_age_years")
 
@@ -193,14 +193,21 @@ def list_alerts(engine: Engine, city: str | None = None, kind: str | None = None
         df, total = store_alerts.list_alerts(conn, city_id, kind, status, None if limit is None else limit + offset)
         df = df.iloc[offset:]
         ctx = box_districts(conn, city_id) if len(df) else None
-    return AlertPage(city_id, _shaped(df.drop(columns="geometry").reset_index(drop=True), ctx), total, offset)
+    # Where the alert is, as a map marker wants it: a point on its geometry (a cable's or an
+    # area's too), in the listing itself so a map needs no request per alert.
+    where = df.geometry.representative_point()
+    df = df.drop(columns="geometry").assign(lon=where.x.round(6).to_numpy(), lat=where.y.round(6).to_numpy())
+    return AlertPage(city_id, _shaped(df.reset_index(drop=True), ctx), total, offset)
 
 
 def get_alert(engine: Engine, alert_id: str) -> dict:
     """One alert as listed, with its city and its geometry (GeoJSON, EPSG:4326)."""
-    cols = [c for c in LIST_FIELDS if c not in ("district", "manager_id", *_FROM_DETAILS)] + ["details"]
+    cols = [c for c in LIST_FIELDS if c not in ("district", "manager_id", "lon", "lat", *_FROM_DETAILS)] + ["details"]
+    where = "ST_PointOnSurface(geometry)"   # GEOS's point on surface, as the listing's representative_point
     with engine.connect() as conn:
-        res = conn.execute(text(f"SELECT {', '.join(cols)}, city_id, ST_AsGeoJSON(geometry) AS geometry "
+        res = conn.execute(text(f"SELECT {', '.join(cols)}, round(ST_X({where})::numeric, 6)::float AS lon, "
+                                f"round(ST_Y({where})::numeric, 6)::float AS lat, city_id, "
+                                "ST_AsGeoJSON(geometry) AS geometry "
                                 "FROM alerts WHERE id = :id"), {"id": alert_id})
         df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
         if len(df) == 0:

@@ -18,7 +18,7 @@ MAX_ADDRESS_CHARS = 200
 
 def _answer(row: dict, **extra) -> dict:
     keys = ("box_id", "district_id", "district_code", "manager_id", "manager_name", "manager_phone",
-            "subscriber_id", "address", "dp_id", "city", "plan_id")
+            "subscriber_id", "address", "dp_id", "city", "plan_id", "lon", "lat")
     return {**{k: row[k] for k in keys}, **extra}
 
 

@@ -119,7 +119,7 @@ def create_plan(engine: Engine, city: str | None, params: PlanParams,
         units, n_districts=params.districts, target_size=params.target_size, tolerance=params.tolerance,
         weight=params.weight, barriers=network, parent=level, previous="previous" if params.previous else None,
         limits=params.limits, max_radius=params.max_radius, parent_counts=params.parent_counts,
-        random_state=params.seed, source=f"city {city_id}")
+        random_state=params.seed, source=f"city {city_id}", graph=True)
     say(SAVING)
     with engine.begin() as conn:
         plan_id = store_plans.save_plan(conn, city_id, out_units, out_districts, report, parameters=asdict(params),
@@ -157,11 +157,19 @@ def diff(conn: Connection, plan_a: str, plan_b: str) -> dict:
         raise InputError(f"plan {plan_a!r} is a plan of city {a['city_id']!r} and plan {plan_b!r} of city "
                          f"{b['city_id']!r}: only plans of one city can be compared")
     units = store_plans.changed_units(conn, plan_a, plan_b)
+    # The monthly fault load that moves with each unit: its box's, shared by subscribers when the
+    # unit is one distribution point of a split box.
+    rates = store_plans.box_fault_rates(conn, a["city_id"])
+    for u in units:
+        share = u.pop("box_subscribers")
+        u["faults_per_month"] = round(float(rates.get(u["box_id"], 0.0)) * (u["subscribers"] / share if share else 0), 3)
     total = store_plans.city_subscribers(conn, a["city_id"])
     moved = sum(u["subscribers"] for u in units)
     return {"city": a["city_id"], "a": _metrics(a), "b": _metrics(b),
             "totals": {"units_moved": len(units), "boxes_moved": len({u["box_id"] for u in units}),
                        "subscribers_moved": moved, "subscribers": total,
+                       "revenue_moved": round(sum(u["revenue"] for u in units), 2),
+                       "faults_per_month_moved": round(sum(u["faults_per_month"] for u in units), 3),
                        "share": round(moved / total, 6) if total else 0.0},
             "units": units}
 

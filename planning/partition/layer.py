@@ -5,6 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import shapely
+from scipy import sparse
 
 from gis.errors import InputError
 
@@ -16,7 +17,8 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
                     parent: str | None = None, previous: str | None = None, locked: str | None = None,
                     seeds: str | None = None, limits: dict | None = None, max_radius: float | None = None,
                     parent_counts: dict | None = None, random_state: int | None = 0, source: str = "units",
-                    repair_coverage: bool = False, gap_width_m: float | None = None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
+                    repair_coverage: bool = False, gap_width_m: float | None = None,
+                    graph: bool = False) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
     """The whole job on any polygon layer: returns the units (every row and column kept, in their
     own CRS) with a `district` code, the dissolved districts with totals and metrics, and the
     report. `barriers` may mix lines and polygons (barriers) with points (crossings).
@@ -24,10 +26,16 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
     The layer must tile its area (gis.coverage): misnoding within a centimetre is snapped away;
     overlaps, and gaps narrower than `gap_width_m`, raise a CoverageError saying where, unless
     `repair_coverage`, which gives each overlap to one unit and each gap to a neighbour (the
-    units come back with the repaired outlines)."""
+    units come back with the repaired outlines).
+
+    `graph`: the units also carry `workload` (the weighted sum the plan balanced) and
+    `neighbours` (row positions on the unit graph the plan was made on, islands' links
+    included), which the store keeps so a plan can be edited by hand (planning.partition.editing)."""
     from gis import coverage
     from gis.crs import utm_epsg_for
     from gis.units import adjacency
+
+    from .inputs import unit_ids, workload
     if units.crs is None:
         raise InputError(f"{source}: the layer has no coordinate reference system")
     geoms = units.geometry.to_numpy()
@@ -77,6 +85,9 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
         out[out.geometry.name] = gpd.GeoSeries(metric.geometry.to_crs(units.crs).to_numpy(), index=units.index,
                                                crs=units.crs)
     out["district"] = codes[part.labels_]
+    if graph:
+        out["workload"] = workload(metric, weight)
+        out["neighbours"] = neighbour_lists(adj, unit_ids(metric), part.links_)
     districts = part.districts_.copy()
     districts["district"] = codes[districts["district"].to_numpy()]
     districts = districts.to_crs(units.crs)
@@ -90,3 +101,15 @@ def partition_units(units: gpd.GeoDataFrame, *, n_districts: int | None = None, 
         report["moved"] = [{"unit": u, "from": prev_codes[f], "to": codes[t], "workload": float(x)}
                            for u, f, t, x in zip(r["unit"], r["from"], r["to"], r["workload"])]
     return out, districts, report
+
+
+def neighbour_lists(adjacency, ids, links) -> list[list[int]]:
+    """Each unit's neighbours (row positions), the links that joined islands added both ways."""
+    adj = sparse.csr_matrix(adjacency)
+    out = [set(adj.indices[adj.indptr[i]:adj.indptr[i + 1]].tolist()) - {i} for i in range(adj.shape[0])]
+    pos = {str(u): i for i, u in enumerate(ids)}
+    for a, b, _ in links:
+        i, j = pos[str(a)], pos[str(b)]
+        out[i].add(j)
+        out[j].add(i)
+    return [sorted(n) for n in out]

@@ -35,6 +35,8 @@ class Owner(BaseModel):
     dp_id: Optional[str] = Field(None, description="The subscriber's distribution box (分线盒).")
     city: str
     plan_id: Optional[str] = None
+    lon: float = Field(description="Where the subscriber is (EPSG:4326), for a map to fly to.")
+    lat: float
     match: str = Field(examples=["point"], description="point, subscriber or address: how the subscriber was found.")
     distance_m: Optional[float] = Field(None, description="A point lookup: metres to the nearest subscriber.")
     similarity: Optional[float] = Field(None, description="An address lookup: the first candidate's similarity.")

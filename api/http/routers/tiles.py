@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from api.services import tiles as svc
 from gis.users import User
 
-from ..deps import anyone, read
+from ..deps import aread, anyone, anyone_async, read
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 Layer = Annotated[str, Path(description="Layer (collection id): subscribers, boxes, cables, districts, ...")]
@@ -26,12 +26,14 @@ PlanQ = Annotated[Optional[str], Query(max_length=200, description="districts: t
                                             "layer's minzoom (TileJSON)"},
                        304: {"description": "The client's copy (If-None-Match) is current"},
                        404: {"description": "Unknown layer or plan, or z/x/y outside the tile pyramid"}})
-def get_tile(layer: Layer, z: Annotated[int, Path(description="Zoom, 0 to 22.")],
-             x: Annotated[int, Path(description="Column, 0 to 2^z-1.")],
-             y: Annotated[int, Path(description="Row from the north, 0 to 2^z-1.")],
-             user: User = Depends(anyone), conn: Connection = Depends(read), plan: PlanQ = None,
-             if_none_match: Annotated[Optional[str], Header(description="ETags the client holds.")] = None):
-    t = svc.get_tile(conn, layer, z, x, y, plan=plan, etags=svc.if_none_match(if_none_match))
+async def get_tile(request: Request, layer: Layer, z: Annotated[int, Path(description="Zoom, 0 to 22.")],
+                   x: Annotated[int, Path(description="Column, 0 to 2^z-1.")],
+                   y: Annotated[int, Path(description="Row from the north, 0 to 2^z-1.")],
+                   user: User = Depends(anyone_async), aconn=Depends(aread), plan: PlanQ = None,
+                   if_none_match: Annotated[Optional[str], Header(description="ETags the client holds.")] = None):
+    # async, on the server's asyncio pool: a cached tile is two statements and no worker thread.
+    t = await svc.get_tile(aconn, layer, z, x, y, plan=plan, etags=svc.if_none_match(if_none_match),
+                           memory=request.app.state.tile_memory)
     # no-cache: a client may keep the tile but revalidates it, so an edit shows on the next request.
     headers = {"ETag": t.etag, "Cache-Control": "no-cache", "X-Tile-Cache": t.cache}
     if t.data is None:

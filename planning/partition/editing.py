@@ -1,0 +1,228 @@
+"""Editing a plan by hand: moves of units between districts checked against the plan's own rules
+(every district contiguous on the unit graph, always; within the tolerance, unless the planner
+overrides it; locked districts untouched), and suggested moves that bring a district back within
+the tolerance (the search's own single-unit move check, on the edited plan).
+
+The plan is a `PlanGraph`: unit ids, their district codes, workloads and neighbours (positions),
+with the target and tolerance it was made for. A check costs the moved units plus a search
+inside the districts they leave and join (never the whole city): each leave is tested with the
+partitioner's early-stopping search (graph.connected_without) when one unit goes, a search over
+the district's remaining units when several do.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+from scipy import sparse
+
+from gis.errors import InputError
+
+from .graph import UnitGraph, connected_without
+from .report import dissolve_districts
+
+MAX_SUGGESTIONS = 50       # moves a suggestion lists at most (a planner reads them one by one)
+SUGGEST_PASSES = 200       # single-unit moves tried in turn before a suggestion stops
+
+
+@dataclass
+class PlanGraph:
+    units: list[str]                 # unit ids, in the order of the graph
+    codes: np.ndarray                # district code per unit (object array)
+    workload: np.ndarray             # per unit
+    neighbours: list[list[int]]      # positions, both directions, island links included
+    target: float
+    tolerance: float
+    _graph: UnitGraph | None = field(default=None, repr=False)
+    _pos: dict | None = field(default=None, repr=False)
+
+    @property
+    def graph(self) -> UnitGraph:
+        if self._graph is None:
+            rows = np.repeat(np.arange(len(self.units)), [len(n) for n in self.neighbours])
+            cols = np.array([j for n in self.neighbours for j in n], dtype=int)
+            adj = sparse.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(self.units), len(self.units)))
+            self._graph = UnitGraph.from_csr(adj)
+        return self._graph
+
+    def position(self, unit: str) -> int:
+        if self._pos is None:
+            self._pos = {u: i for i, u in enumerate(self.units)}
+        if unit not in self._pos:
+            raise InputError(f"unit {unit!r} is not in the plan")
+        return self._pos[unit]
+
+    def loads(self, codes: np.ndarray | None = None) -> dict[str, float]:
+        codes = self.codes if codes is None else codes
+        out: dict[str, float] = {}
+        for c, w in zip(codes, self.workload):
+            out[c] = out.get(c, 0.0) + float(w)
+        return out
+
+    def deviation(self, load: float) -> float:
+        return load / self.target - 1.0 if self.target else 0.0
+
+
+@dataclass
+class MoveCheck:
+    ok: bool
+    reason: str | None                          # why the moves are refused (None when ok)
+    districts: dict[str, dict]                  # code -> workload, deviation, contiguous, within, before
+    moved: int
+
+
+def _members(codes: np.ndarray, code: str) -> set[int]:
+    return set(np.flatnonzero(codes == code).tolist())
+
+
+def _connected(graph: UnitGraph, members: set[int]) -> bool:
+    if len(members) <= 1:
+        return True
+    start = next(iter(members))
+    seen, stack = {start}, [start]
+    while stack:
+        x = stack.pop()
+        for y in graph.neighbours(x):
+            y = int(y)
+            if y in members and y not in seen:
+                seen.add(y)
+                stack.append(y)
+    return len(seen) == len(members)
+
+
+def check_moves(plan: PlanGraph, moves: dict[str, str], *, locked: set[str] = frozenset(),
+                override_tolerance: bool = False) -> MoveCheck:
+    """The districts the moves touch, before and after, and whether the moves may be made: a
+    district left or joined must stay in one piece (never overridable), a locked one must not
+    change, and one that ends outside the tolerance must not be further from the target than it
+    was (overridable: a planner may knowingly leave a district over)."""
+    known = set(plan.codes.tolist())
+    pos = {}
+    for unit, code in moves.items():
+        if code not in known:
+            raise InputError(f"district {code!r} is not in the plan (districts: {', '.join(sorted(known))})")
+        pos[plan.position(unit)] = code
+    new = plan.codes.copy()
+    for i, code in pos.items():
+        new[i] = code
+    changed = {i for i in pos if plan.codes[i] != new[i]}
+    touched = sorted({plan.codes[i] for i in changed} | {new[i] for i in changed})
+    before, after = plan.loads(), {}
+    w = plan.workload
+    for c in touched:
+        after[c] = before[c] + sum(float(w[i]) for i in changed if new[i] == c) - \
+            sum(float(w[i]) for i in changed if plan.codes[i] == c)
+    out, reason = {}, None
+    graph = plan.graph
+    for c in touched:
+        leaving = [i for i in changed if plan.codes[i] == c]
+        if len(leaving) == 1 and not any(new[i] == c for i in changed):
+            contiguous = connected_without(graph, _members(plan.codes, c), leaving[0])
+        else:
+            contiguous = _connected(graph, _members(new, c))
+        if not _members(new, c):
+            contiguous = False          # a district emptied is a district lost
+        dev0, dev1 = plan.deviation(before[c]), plan.deviation(after[c])
+        within = abs(dev1) <= plan.tolerance + 1e-12
+        out[c] = {"workload": after[c], "deviation": dev1, "contiguous": contiguous, "within_tolerance": within,
+                  "workload_before": before[c], "deviation_before": dev0}
+        if reason is None and c in locked:
+            reason = f"district {c} is locked"
+        elif reason is None and not contiguous:
+            reason = (f"district {c} would be left in pieces" if any(plan.codes[i] == c for i in changed)
+                      else f"district {c} would not be in one piece with the units it takes")
+            if not _members(new, c):
+                reason = f"district {c} would be left with no unit"
+        elif reason is None and not within and abs(dev1) > abs(dev0) + 1e-12 and not override_tolerance:
+            reason = (f"district {c} would be {dev1:+.1%} from the target workload, outside the tolerance of "
+                      f"{plan.tolerance:.1%} (override the tolerance to move anyway)")
+    return MoveCheck(reason is None, reason, out, len(changed))
+
+
+def suggest_moves(plan: PlanGraph, *, locked: set[str] = frozenset(), limit: int = MAX_SUGGESTIONS) -> list[dict]:
+    """Single-unit moves, best first, that bring the districts outside the tolerance back towards
+    the target: each moves a border unit of such a district to a neighbouring district, keeps
+    both in one piece, and lowers the larger of the two deviations. Applied in turn on a copy, so
+    the list taken as a whole is consistent."""
+    codes = plan.codes.copy()
+    loads = plan.loads(codes)
+    graph = plan.graph
+    out: list[dict] = []
+    for _ in range(SUGGEST_PASSES):
+        if len(out) >= limit:
+            break
+        off = sorted((c for c in loads if abs(plan.deviation(loads[c])) > plan.tolerance and c not in locked),
+                     key=lambda c: -abs(plan.deviation(loads[c])))
+        best = None
+        for c in off:
+            over = loads[c] > plan.target
+            members = _members(codes, c)
+            for u in members:
+                for v in graph.neighbours(u):
+                    d = codes[v]
+                    if d == c or d in locked:
+                        continue
+                    a, b = (c, d) if over else (d, c)     # the unit goes from a to b
+                    unit = u if over else int(v)
+                    if codes[unit] != a:
+                        continue
+                    la, lb = loads[a] - plan.workload[unit], loads[b] + plan.workload[unit]
+                    gain = max(abs(plan.deviation(loads[a])), abs(plan.deviation(loads[b]))) - \
+                        max(abs(plan.deviation(la)), abs(plan.deviation(lb)))
+                    if gain <= 1e-12 or (best is not None and gain <= best[0]):
+                        continue
+                    if not connected_without(graph, _members(codes, a), unit):
+                        continue
+                    best = (gain, unit, a, b)
+            if best is not None:
+                break
+        if best is None:
+            break
+        _, unit, a, b = best
+        codes[unit] = b
+        loads[a] -= float(plan.workload[unit])
+        loads[b] += float(plan.workload[unit])
+        out.append({"unit": plan.units[unit], "from": a, "to": b, "workload": float(plan.workload[unit]),
+                    "deviation_from": plan.deviation(loads[a]), "deviation_to": plan.deviation(loads[b])})
+    return out
+
+
+def plan_graph(units: gpd.GeoDataFrame, target: float, tolerance: float) -> PlanGraph:
+    """A PlanGraph from a plan's saved units (gis.plans.plan_units: unit_id, district, workload,
+    neighbours as unit ids)."""
+    ids = units["unit_id"].astype(str).tolist()
+    pos = {u: i for i, u in enumerate(ids)}
+    neighbours = [sorted(pos[v] for v in (n or []) if v in pos) for n in units["neighbours"]]
+    return PlanGraph(ids, units["district"].astype(str).to_numpy(dtype=object),
+                     units["workload"].to_numpy(dtype=float), neighbours, float(target), float(tolerance))
+
+
+def edited_plan(units: gpd.GeoDataFrame, plan: PlanGraph, moves: dict[str, str], *, locked: set[str] = frozenset(),
+                override_tolerance: bool = False) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
+    """The plan after the moves, checked as one change (check_moves), as the partitioner returns a
+    plan: the units with their `district`, the dissolved districts with totals and measures,
+    and the report. `units` in a metric CRS, in the order of `plan`."""
+    check = check_moves(plan, moves, locked=locked, override_tolerance=override_tolerance)
+    if not check.ok:
+        raise InputError(f"the edit is refused: {check.reason}")
+    codes = plan.codes.copy()
+    for unit, code in moves.items():
+        codes[plan.position(unit)] = code
+    names = sorted(set(codes.tolist()))
+    labels = np.array([names.index(c) for c in codes])
+    report: dict = {"per_district": {}}
+    districts = dissolve_districts(units, plan.workload, labels, len(names), np.nan, plan.target, report)
+    districts["district"] = np.array(names, dtype=object)[districts["district"].to_numpy()]
+    dev = districts["deviation"].to_numpy()
+    pieces = sum(not _connected(plan.graph, _members(codes, c)) for c in names)
+    report.pop("per_district")
+    report.update({"max_deviation": float(np.abs(dev).max()), "mean_deviation": float(np.abs(dev).mean()),
+                   "non_contiguous": int(pieces), "n_units": len(codes), "n_districts": len(names),
+                   "target": plan.target, "tolerance": plan.tolerance,
+                   "within_tolerance": bool(np.abs(dev).max() <= plan.tolerance + 1e-12),
+                   "edited": {"moved_units": int((codes != plan.codes).sum()), "locked": sorted(locked),
+                              "tolerance_overridden": bool(override_tolerance)}})
+    out = units.copy()
+    out["district"] = codes
+    return out, districts, report
