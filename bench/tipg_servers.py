@@ -138,7 +138,7 @@ def start_tipg(py: Path, url: str, logdir: Path, tile_limit: int) -> Server:
 def start_pianqu(url: str, logdir: Path) -> Server:
     port = free_port()
     return start("pianqu", [str(PIANQU), "serve", "--port", str(port), "--workers", "1"],
-                 {**os.environ, "DATABASE_URL": url}, ROOT, "/health", logdir)
+                 {**os.environ, "DATABASE_URL": url, "PIANQU_WARM_TILES": "0"}, ROOT, "/health", logdir)
 
 
 def start_null(logdir: Path) -> Server:

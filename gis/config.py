@@ -66,3 +66,12 @@ def basemap_url() -> str | None:
     if not url.startswith(("http://", "https://")) or not all(k in url for k in ("{z}", "{x}", "{y}")):
         raise PianquError(f"PIANQU_BASEMAP_URL={url!r}: expected an http(s) URL with {{z}}, {{x}} and {{y}}")
     return url
+
+
+def warm_tiles() -> bool:
+    """PIANQU_WARM_TILES (default 1): `pianqu serve` renders the planner map's opening tiles when
+    it starts (0: it does not; the tests and benchmarks measure cold tiles)."""
+    raw = os.environ.get("PIANQU_WARM_TILES", "1").strip().lower()
+    if raw not in ("0", "1", "true", "false", "yes", "no", ""):
+        raise PianquError(f"PIANQU_WARM_TILES={raw!r}: expected 1 or 0")
+    return raw in ("1", "true", "yes", "")

@@ -179,3 +179,30 @@ def active_plan(engine, loaded_demo):
     activate(engine, res["plan"])
     districts.auto_assign(engine, loaded_demo, res["plan"])
     return res["plan"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's, tests/browser.py) for the page tests, one per session."""
+    from playwright.sync_api import sync_playwright
+
+    from browser import CHROMIUM_ARGS, chromium_path
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, api_url):
+    """A fresh page (1400 x 900) that records its console errors and warnings (`page.problems`)
+    and every request to another host than the test server (`page.foreign`)."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    pg = ctx.new_page()
+    pg.problems, pg.foreign = [], []
+    pg.on("console", lambda m: m.type in ("error", "warning") and pg.problems.append(f"{m.type}: {m.text}"))
+    pg.on("pageerror", lambda e: pg.problems.append(f"pageerror: {e}"))
+    pg.on("request", lambda r: r.url.startswith(("http:", "https:", "ws:", "wss:")) and not r.url.startswith(api_url)
+          and pg.foreign.append(r.url))
+    yield pg
+    ctx.close()

@@ -18,13 +18,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(url_of_db: str):
-    """A real `pianqu serve` on loopback against that database, until the block ends; its URL."""
+def serve(url_of_db: str, env: dict | None = None):
+    """A real `pianqu serve` on loopback against that database, until the block ends; its URL.
+    The opening tiles are not warmed (PIANQU_WARM_TILES=0) unless `env` says so: tests measure
+    and check cold tiles."""
     import time
     import httpx
     import tempfile
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url_of_db}
+    env = {**os.environ, "DATABASE_URL": url_of_db, "PIANQU_WARM_TILES": "0", **(env or {})}
     # The server's stderr to a file, not a pipe nobody reads: a pipe that fills blocks the server.
     log = tempfile.TemporaryFile("w+")
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from browser import CHROMIUM_ARGS, chromium_path, sign_in, wait_for
+from browser import sign_in, wait_for
 
 pytestmark = pytest.mark.usefixtures("active_plan", "alerts")
 
@@ -20,26 +20,6 @@ def alerts(engine, loaded_demo):
     evaluate_city(engine, loaded_demo, actor="test-pages")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, api_url):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = ctx.new_page()
-    pg.problems, pg.foreign = [], []
-    pg.on("console", lambda m: m.type in ("error", "warning") and pg.problems.append(f"{m.type}: {m.text}"))
-    pg.on("pageerror", lambda e: pg.problems.append(f"pageerror: {e}"))
-    pg.on("request", lambda r: r.url.startswith(("http:", "https:", "ws:", "wss:")) and not r.url.startswith(api_url)
-          and pg.foreign.append(r.url))
-    yield pg
-    ctx.close()
 
 
 def tiles(pg) -> dict:
@@ -69,7 +49,7 @@ def test_the_planner_map_draws_every_layer_from_this_server_alone(page, api_url,
     legend = {e.get_attribute("data-layer") for e in page.query_selector_all("#legend .legend-block")}
     assert {"Districts", "Boxes (utilisation)", "Cables", "Hotspots (Gi*)", "Alerts", "Fault heatmap"} <= legend
     assert page.query_selector(".leaflet-control-scale") is not None
-    labels = [e.inner_text() for e in page.query_selector_all(".district-label")]
+    labels = [e.text_content() for e in page.query_selector_all(".district-label")]
     assert len(labels) == 4 and all(" · " in t for t in labels)
     assert page.foreign == [] and page.problems == []
     # the page's own weight (scripts, styles, config; tiles and data excluded) and its first render

@@ -27,7 +27,8 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (loopback
     with engine().begin() as conn:   # fails here, in one line, if the store is not reachable
         key = users.rotate(conn, "demo") if demo_key else None
     url = f"http://{host}:{port}"
-    err.print(f"Pianqu serves {url}  ·  OpenAPI {url}/docs  ·  health {url}/health", highlight=False)
+    err.print(f"Pianqu serves {url}  ·  planner map {url}/map  ·  OpenAPI {url}/docs  ·  health {url}/health",
+              highlight=False)
     if key:
         err.print(f"try it:  curl -H 'Authorization: Bearer {key}' {url}/districts", highlight=False, soft_wrap=True)
     # uvicorn shuts down gracefully on Ctrl-C / SIGTERM and then re-raises the signal to the

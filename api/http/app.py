@@ -1,7 +1,10 @@
 """The app factory: `create_app()` gives the ASGI app `pianqu serve` runs."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import time
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -42,15 +45,46 @@ class BodyLimit:
 async def lifespan(app: FastAPI):
     """Each worker's asyncio pool (the async routes') and its tiles in memory."""
     from api.services.tiles import TileMemory
-    from gis.config import tile_memory_bytes
+    from gis.config import tile_memory_bytes, warm_tiles
     from gis.db import async_pool
     app.state.apool = async_pool(app.state.engine.url.render_as_string(hide_password=False))
     app.state.tile_memory = TileMemory(tile_memory_bytes())
     await app.state.apool.open(wait=False)
+    warming = asyncio.create_task(_warm(app)) if warm_tiles() else None
     try:
         yield
     finally:
+        if warming is not None:
+            warming.cancel()
         await app.state.apool.close()
+
+
+async def _warm(app: FastAPI) -> None:
+    """The planner map's opening tiles of every city rendered into the shared cache, by one worker
+    (a session advisory lock elects it); a failure is logged, never raised."""
+    import anyio
+    from api.services.tiles import warm
+    from gis.tiles import LOCK_CLASS
+    from gis import mapdata, store
+    log = logging.getLogger("pianqu.warm")
+    try:
+        def cities():
+            with app.state.engine.connect() as conn:
+                return [(c, mapdata.city_bounds(conn, c)) for c in store.city_ids(conn)]
+        async with app.state.apool.connection() as lock:
+            got = await (await lock.execute("SELECT pg_try_advisory_lock(%(k)s, hashtext('warm'))",
+                                            {"k": LOCK_CLASS})).fetchone()
+            if not got[0]:
+                return
+            t0 = time.perf_counter()
+            for city, bounds in await anyio.to_thread.run_sync(cities):
+                n = await warm(app.state.apool, bounds, memory=app.state.tile_memory)
+                log.info("warmed %d tiles of %s in %.1f s", n, city, time.perf_counter() - t0)
+            await lock.execute("SELECT pg_advisory_unlock(%(k)s, hashtext('warm'))", {"k": LOCK_CLASS})
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:   # warming is a courtesy: the tiles render on demand anyway
+        log.warning("warming the tiles stopped: %s", e)
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:

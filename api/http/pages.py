@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from fastapi import Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection
@@ -47,6 +48,8 @@ def to_signin(request: Request) -> RedirectResponse:
 
 
 def render(request: Request, name: str, context: dict, status: int = 200):
+    if "config" in context:     # the page's JSON: dates and times as the API writes them
+        context = {**context, "config": jsonable_encoder(context["config"])}
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status, headers=security_headers())
 
 
@@ -69,6 +72,6 @@ def standalone_html(config: dict, written: str) -> str:
     # a script's text must not close its own tag
     def script(path): return (STATIC / path).read_text().replace("</script", "<\\/script")
     return TEMPLATES.get_template("standalone.html").render(
-        config=config, written=written, leaflet_css=css, pianqu_css=(STATIC / "map" / "pianqu.css").read_text(),
+        config=jsonable_encoder(config), written=written, leaflet_css=css, pianqu_css=(STATIC / "map" / "pianqu.css").read_text(),
         leaflet_js=script("vendor/leaflet/leaflet.js"), layers_js=script("map/layers.js"),
         standalone_js=script("map/standalone.js"))

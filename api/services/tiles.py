@@ -7,6 +7,7 @@ router; MapLibre and QGIS draw nothing for it, as Martin's clients do.
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from urllib.parse import quote
 
@@ -123,3 +124,48 @@ def tilejson(conn: Connection, layer: str, base_url: str, *, plan: str | None = 
                            "fields": lay.fields()}],
     }
 
+
+
+# ---- warming the opening view ------------------------------------------------------------------
+
+# The layers the planner map opens with, warmed when the server starts, so the first planner of
+# the day does not wait for every tile of the city to render (a city's opening view is about 70
+# tiles cold: 10 s on 2 cores; warm, under 3 s).
+WARM_LAYERS = ("admin_areas", "streets", "barriers", "districts", "cables", "boxes")
+MAP_VIEW_PX = (1050, 810)       # the map's part of a 1400 x 900 screen (the side panel takes the rest)
+
+
+def _mercator_y(lat: float) -> float:
+    """0 at the top of the world, 1 at the bottom (Web Mercator)."""
+    return (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2
+
+
+def opening_zoom(bounds: list[list[float]], px: tuple[int, int] = MAP_VIEW_PX) -> int:
+    """The zoom Leaflet's fitBounds gives `bounds` ([[south, west], [north, east]]) in `px`."""
+    (s, w), (n, e) = bounds
+    dx, dy = max((e - w) / 360, 1e-9), max(_mercator_y(s) - _mercator_y(n), 1e-9)
+    return int(max(0, min(MAX_ZOOM, math.floor(min(math.log2(px[0] / (256 * dx)), math.log2(px[1] / (256 * dy)))))))
+
+
+def tiles_covering(bounds: list[list[float]], z: int) -> list[tuple[int, int]]:
+    (s, w), (n, e) = bounds
+    k = 2 ** z
+    x0, x1 = int((w + 180) / 360 * k), int((e + 180) / 360 * k)
+    y0, y1 = int(_mercator_y(n) * k), int(_mercator_y(s) * k)
+    return [(x, y) for x in range(max(x0, 0), min(x1, k - 1) + 1) for y in range(max(y0, 0), min(y1, k - 1) + 1)]
+
+
+async def warm(apool, bounds: list[list[float]], *, layers=WARM_LAYERS, memory: TileMemory | None = None) -> int:
+    """Render (into the shared cache) the tiles of the planner map's opening view of `bounds`,
+    and the zoom below and above; returns how many tiles were asked for."""
+    z0 = opening_zoom(bounds)
+    n = 0
+    for z in (z0, z0 - 1, z0 + 1):
+        if z < 0:
+            continue
+        for x, y in tiles_covering(bounds, z):
+            for layer in layers:
+                async with apool.connection() as aconn:
+                    await get_tile(aconn, layer, z, x, y, memory=memory)
+                n += 1
+    return n

@@ -74,7 +74,7 @@
       return {radius: 2.5, weight: 0.5, color: "#444444", fill: true, fillOpacity: 0.9,
               fillColor: P.utilisationColour(p.used, p.capacity)};
     },
-    subscribers: function () { return {radius: 1.5, weight: 0, fill: true, fillColor: "#555555", fillOpacity: 0.6}; },
+    subscribers: function () { return {radius: 1.2, weight: 0, fill: true, fillColor: "#777777", fillOpacity: 0.45}; },
     fault_tickets: function (p) {
       return {radius: p.open ? 4 : 2, weight: p.open ? 1 : 0, color: "#000000", fill: true, fillOpacity: 0.9,
               fillColor: p.open ? "#ff0000" : "#fb9a99"};
@@ -96,7 +96,8 @@
 
   // The legend of every coloured layer; shown while its layer is on the map.
   P.legends = {
-    "Districts": [["Each district its own colour; label: code · manager · workload (deviation)", "#4e79a7"]],
+    "Districts": [["a colour per district", "#4e79a7"], ["label: code (zoom 12+)", "#ffffff"],
+                  ["· manager · workload (deviation) (zoom 14+)", "#ffffff"]],
     "Boxes (utilisation)": P.utilisation.map(function (u) { return [u[2], u[1], "dot"]; }),
     "Distribution points": P.utilisation.map(function (u) { return [u[2], u[1], "dot"]; }),
     "Cables": Object.keys(P.cableKinds).map(function (k) { return [k, P.cableKinds[k][0], "line"]; }),

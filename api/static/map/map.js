@@ -63,12 +63,22 @@
     byId[d.id] = d;
     if (!d.label) return;
     const dev = d.deviation === null ? "" : (d.deviation > 0 ? "+" : "") + P.pct(d.deviation);
-    const text = d.code + " · " + (d.manager_name || "no manager") + " · " + P.num(d.workload) + " (" + dev + ")";
+    const more = " · " + (d.manager_name || "no manager") + " · " + P.num(d.workload) + " (" + dev + ")";
     L.marker([d.label[1], d.label[0]], {interactive: false, keyboard: false, pane: "marks",
                                         icon: L.divIcon({className: "district-label", html: "", iconSize: null})})
-      .on("add", function (e) { e.target.getElement().textContent = text; })
+      .on("add", function (e) {
+        const el = e.target.getElement();
+        el.replaceChildren(P.el("b", d.code), P.el("span", more, "more"));
+      })
       .addTo(labels);
   });
+  function zoomClass() {
+    const z = map.getZoom(), c = document.getElementById("map").classList;
+    c.toggle("zoom-low", z < 12);
+    c.toggle("zoom-mid", z >= 12 && z < 14);
+  }
+  map.on("zoomend", zoomClass);
+  zoomClass();
   document.getElementById("plan-id").textContent = cfg.plan_id ? "plan " + cfg.plan_id : "no active plan";
 
   overlays["Districts"].on("click", function (e) { showDistrict(e.layer.properties.id, e.latlng); });
@@ -102,6 +112,9 @@
     out.replaceChildren();
     if (!d) { out.textContent = "District " + id + " is not in the active plan."; return; }
     out.appendChild(P.el("h3", d.code));
+    const link = P.el("a", "district page");
+    link.href = "/map/districts/" + encodeURIComponent(d.id);
+    out.appendChild(link);
     out.appendChild(P.table([["manager", d.manager_name || "none"], ["subscribers", P.num(d.subscribers)],
                              ["workload", P.num(d.workload)], ["deviation from the target", P.pct(d.deviation)],
                              ["boxes", d.boxes], ["open faults", d.open_faults]]));
@@ -155,43 +168,65 @@
   });
 
   // ---- faults: the heatmap of the window (PNG overlay) and the Gi* hotspots with their trend
-  const win = cfg.fault_window;
+  const win = cfg.fault_window ? {from: cfg.fault_window.from, to: cfg.fault_window.to, rate: false} : null;
   const heat = L.layerGroup();
   const hot = L.layerGroup();
   overlays["Fault heatmap"] = heat;
   overlays["Hotspots (Gi*)"] = hot;
+  function loadHeat() {
+    const q = "from=" + win.from + "&to=" + win.to + (win.rate ? "&rate=true" : "");
+    return api("/faults/heatmap?" + q + "&format=png", {raw: true, headers: {"Accept": "image/png"}}).then(function (r) {
+      const bounds = JSON.parse(r.headers.get("X-Bounds"));
+      return r.blob().then(function (b) {
+        heat.clearLayers();
+        L.imageOverlay(URL.createObjectURL(b), bounds, {opacity: 0.65, pane: "areas"}).addTo(heat);
+      });
+    }).catch(function (e) { status.errors.push("heatmap: " + e.message); throw e; });
+  }
+  function loadHot() {
+    const q = "from=" + win.from + "&to=" + win.to + "&rate=" + (win.rate ? "true" : "false") + "&trend=true";
+    return api("/faults/hotspots?" + q).then(function (fc) {
+      hot.clearLayers();
+      L.geoJSON(fc, {
+        pane: "areas",
+        filter: function (f) { return f.properties["class"] !== "none"; },
+        style: function (f) {
+          return {weight: 0.5, color: "#555555", fillOpacity: 0.55,
+                  fillColor: P.hotspotClasses[f.properties["class"]] || "#cccccc"};
+        },
+        onEachFeature: function (f, layer) {
+          const p = f.properties;
+          layer.on("click", function (e) {
+            popup(e.latlng, "Gi* " + String(p["class"]).replace("_", " ") + " %",
+                  [["z", P.num(p.gi_z, 2)], ["p", P.num(p.gi_p, 4)], ["emerging class", p.pattern],
+                   ["faults", p.faults]]);
+          });
+        }
+      }).addTo(hot);
+      status.hotspotWindow = q;
+    }).catch(function (e) { status.errors.push("hotspots: " + e.message); throw e; });
+  }
+  const form = document.getElementById("faults-window");
   if (win) {
-    const q = "from=" + win.from + "&to=" + win.to;
-    heat.on("add", function () {
-      if (heat.getLayers().length) return;
-      api("/faults/heatmap?" + q + "&format=png", {raw: true, headers: {"Accept": "image/png"}}).then(function (r) {
-        const bounds = JSON.parse(r.headers.get("X-Bounds"));
-        return r.blob().then(function (b) {
-          L.imageOverlay(URL.createObjectURL(b), bounds, {opacity: 0.65, pane: "areas"}).addTo(heat);
-        });
-      }).catch(function (e) { status.errors.push("heatmap: " + e.message); });
+    heat.on("add", function () { if (!heat.getLayers().length) loadHeat().catch(function () {}); });
+    hot.on("add", function () { if (!hot.getLayers().length) loadHot().catch(function () {}); });
+    document.getElementById("fw-from").value = win.from;
+    document.getElementById("fw-to").value = win.to;
+    // A chosen window (and rate or density): the heatmap and hotspots drawn again for it.
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      win.from = document.getElementById("fw-from").value;
+      win.to = document.getElementById("fw-to").value;
+      win.rate = document.getElementById("fw-rate").checked;
+      const out = document.getElementById("fw-out");
+      out.textContent = "…";
+      if (!map.hasLayer(heat)) heat.addTo(map);
+      if (!map.hasLayer(hot)) hot.addTo(map);
+      Promise.all([loadHeat(), loadHot()]).then(function () { out.textContent = win.from + " to " + win.to; },
+                                                function (e) { out.textContent = e.message; });
     });
-    hot.on("add", function () {
-      if (hot.getLayers().length) return;
-      api("/faults/hotspots?" + q + "&trend=true").then(function (fc) {
-        L.geoJSON(fc, {
-          pane: "areas",
-          filter: function (f) { return f.properties["class"] !== "none"; },
-          style: function (f) {
-            return {weight: 0.5, color: "#555555", fillOpacity: 0.55,
-                    fillColor: P.hotspotClasses[f.properties["class"]] || "#cccccc"};
-          },
-          onEachFeature: function (f, layer) {
-            const p = f.properties;
-            layer.on("click", function (e) {
-              popup(e.latlng, "Gi* " + String(p["class"]).replace("_", " ") + " %",
-                    [["z", P.num(p.gi_z, 2)], ["p", P.num(p.gi_p, 4)], ["emerging class", p.pattern],
-                     ["faults", p.faults]]);
-            });
-          }
-        }).addTo(hot);
-      }).catch(function (e) { status.errors.push("hotspots: " + e.message); });
-    });
+  } else {
+    form.hidden = true;
   }
 
   // ---- opportunity alerts, with their life-cycle steps
@@ -202,7 +237,7 @@
     return api("/alerts?limit=500").then(function (page) {
       page.alerts.forEach(function (a) {
         if (a.lon === null || a.lat === null || a.status === "closed" || a.status === "dismissed") return;
-        L.circleMarker([a.lat, a.lon], {radius: 7, weight: 2, color: "#ffffff", fillOpacity: 0.95, pane: "marks",
+        L.circleMarker([a.lat, a.lon], {radius: 5, weight: 1.5, color: "#ffffff", fillOpacity: 0.95, pane: "marks",
                                         fillColor: P.alertKinds[a.kind] || "#000000"})
           .on("click", function (e) { alertPopup(a, e.latlng); }).addTo(alerts);
       });
