@@ -44,16 +44,25 @@ def assignment_rules() -> dict:
     return {"max_districts_per_manager": most, "own_community_only": own}
 
 
+def number_setting(name: str, default: float, unit: str, *, low: float = 0.0, high: float = float("inf"),
+                   above_low: bool = False) -> float:
+    """A number from the environment variable `name` (else `default`), within [low, high] (or
+    (low, high] with `above_low`), or an error that names the variable and what it expects."""
+    raw = os.environ.get(name, str(default)).strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise PianquError(f"{name}={raw!r}: expected a number of {unit}") from None
+    if not (value > low if above_low else value >= low) or value > high:
+        bound = f"more than {low:g}" if above_low else f"{low:g} or more"
+        raise PianquError(f"{name}={raw!r}: expected {bound}" + (f" and at most {high:g} {unit}"
+                                                                 if high != float("inf") else ""))
+    return value
+
+
 def tile_memory_bytes() -> int:
     """PIANQU_TILE_MEMORY_MB (default 256): the tiles each server worker keeps in memory."""
-    raw = os.environ.get("PIANQU_TILE_MEMORY_MB", "256").strip()
-    try:
-        mb = float(raw)
-    except ValueError:
-        raise PianquError(f"PIANQU_TILE_MEMORY_MB={raw!r}: expected a number of megabytes") from None
-    if mb < 0:
-        raise PianquError(f"PIANQU_TILE_MEMORY_MB={raw!r}: expected 0 or more")
-    return int(mb * 1_000_000)
+    return int(number_setting("PIANQU_TILE_MEMORY_MB", 256, "megabytes") * 1_000_000)
 
 
 def basemap_url() -> str | None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import secrets
 
 from sqlalchemy import Connection, text
 
 from . import users
-from .errors import PianquError
+from .config import number_setting
 from .users import User
 
 PREFIX = "ps_"
@@ -26,14 +25,7 @@ SESSION_ROW = ("SELECT u.id, u.role, u.manager_id FROM api_sessions s JOIN api_u
 
 
 def session_hours() -> float:
-    raw = os.environ.get("PIANQU_SESSION_HOURS", "12").strip()
-    try:
-        hours = float(raw)
-    except ValueError:
-        raise PianquError(f"PIANQU_SESSION_HOURS={raw!r}: expected a number of hours") from None
-    if not 0 < hours <= 24 * 30:
-        raise PianquError(f"PIANQU_SESSION_HOURS={raw!r}: expected more than 0 and at most 720 hours")
-    return hours
+    return number_setting("PIANQU_SESSION_HOURS", 12, "hours", low=0, high=24 * 30, above_low=True)
 
 
 def _hash(token: str) -> str:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from browser import CHROMIUM_ARGS, chromium_path, sign_in, wait_for  # noqa: E402
+from browser import CHROMIUM_ARGS, chromium_path, click_at, sign_in, wait_for  # noqa: E402
 
 
 def edit_shot(page, path: Path) -> None:
@@ -30,12 +30,7 @@ def edit_shot(page, path: Path) -> None:
     if unit is None:
         print("no border unit found for the editing screenshot")
         return
-    page.evaluate(f"() => {{ window.pianquMap.map.setView([{unit['lat']}, {unit['lon']}], 16, {{animate: false}}); }}")
-    time.sleep(0.5)
-    x, y = page.evaluate(f"() => {{ const p = window.pianquMap.map.latLngToContainerPoint([{unit['lat']}, "
-                         f"{unit['lon']}]); const r = document.getElementById('map').getBoundingClientRect(); "
-                         "return [p.x + r.left, p.y + r.top]; }")
-    page.mouse.click(x, y)
+    click_at(page, unit["lat"], unit["lon"], 16)
     wait_for(page, "window.pianquMap.edit.selected.size === 1", 30)
     page.select_option("#edit-to", unit["to"])
     wait_for(page, "window.pianquMap.edit.last", 30)

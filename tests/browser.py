@@ -36,3 +36,13 @@ def sign_in(page, base: str, key: str, path: str = "/map") -> None:
     page.fill("#key", key)
     page.click("button[type=submit]")
     page.wait_for_url(f"**{path}")
+
+
+def click_at(page, lat: float, lon: float, zoom: int = 17) -> None:
+    """Centre the page's map (window.pianquMap.map) on a place and click there, as a person would."""
+    page.evaluate(f"() => {{ window.pianquMap.map.setView([{lat}, {lon}], {zoom}, {{animate: false}}); }}")
+    time.sleep(0.3)
+    x, y = page.evaluate(f"() => {{ const p = window.pianquMap.map.latLngToContainerPoint([{lat}, {lon}]); "
+                         "const r = document.getElementById('map').getBoundingClientRect(); "
+                         "return [p.x + r.left, p.y + r.top]; }")
+    page.mouse.click(x, y)

@@ -2,12 +2,11 @@
 selected on the map shows, before anything is saved, the new workload and deviation of the two
 districts it would leave and join; the move is made; a move that would leave a district in pieces
 is refused with the reason; undo and redo; the edit saved as a draft."""
-import time
 from pathlib import Path
 
 import pytest
 
-from browser import sign_in, wait_for
+from browser import click_at, sign_in, wait_for
 from planning.partition import editing
 
 pytestmark = pytest.mark.usefixtures("active_plan")
@@ -24,12 +23,7 @@ def plan(engine, active_plan, http):
 
 
 def click_unit(page, unit):
-    page.evaluate(f"() => {{ window.pianquMap.map.setView([{unit['lat']}, {unit['lon']}], 17, {{animate: false}}); }}")
-    time.sleep(0.3)
-    x, y = page.evaluate(f"() => {{ const p = window.pianquMap.map.latLngToContainerPoint([{unit['lat']}, "
-                         f"{unit['lon']}]); const r = document.getElementById('map').getBoundingClientRect(); "
-                         "return [p.x + r.left, p.y + r.top]; }")
-    page.mouse.click(x, y)
+    click_at(page, unit["lat"], unit["lon"])
 
 
 def test_a_box_moved_on_the_map_changes_both_districts_and_a_broken_district_is_refused(

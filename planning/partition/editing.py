@@ -19,7 +19,7 @@ from scipy import sparse
 
 from gis.errors import InputError
 
-from .graph import UnitGraph, connected_without
+from .graph import UnitGraph, connected, connected_without
 from .report import dissolve_districts
 
 MAX_SUGGESTIONS = 50       # moves a suggestion lists at most (a planner reads them one by one)
@@ -76,21 +76,6 @@ def _members(codes: np.ndarray, code: str) -> set[int]:
     return set(np.flatnonzero(codes == code).tolist())
 
 
-def _connected(graph: UnitGraph, members: set[int]) -> bool:
-    if len(members) <= 1:
-        return True
-    start = next(iter(members))
-    seen, stack = {start}, [start]
-    while stack:
-        x = stack.pop()
-        for y in graph.neighbours(x):
-            y = int(y)
-            if y in members and y not in seen:
-                seen.add(y)
-                stack.append(y)
-    return len(seen) == len(members)
-
-
 def check_moves(plan: PlanGraph, moves: dict[str, str], *, locked: set[str] = frozenset(),
                 override_tolerance: bool = False) -> MoveCheck:
     """The districts the moves touch, before and after, and whether the moves may be made: a
@@ -120,7 +105,7 @@ def check_moves(plan: PlanGraph, moves: dict[str, str], *, locked: set[str] = fr
         if len(leaving) == 1 and not any(new[i] == c for i in changed):
             contiguous = connected_without(graph, _members(plan.codes, c), leaving[0])
         else:
-            contiguous = _connected(graph, _members(new, c))
+            contiguous = connected(graph, _members(new, c))
         if not _members(new, c):
             contiguous = False          # a district emptied is a district lost
         dev0, dev1 = plan.deviation(before[c]), plan.deviation(after[c])
@@ -215,7 +200,7 @@ def edited_plan(units: gpd.GeoDataFrame, plan: PlanGraph, moves: dict[str, str],
     districts = dissolve_districts(units, plan.workload, labels, len(names), np.nan, plan.target, report)
     districts["district"] = np.array(names, dtype=object)[districts["district"].to_numpy()]
     dev = districts["deviation"].to_numpy()
-    pieces = sum(not _connected(plan.graph, _members(codes, c)) for c in names)
+    pieces = sum(not connected(plan.graph, _members(codes, c)) for c in names)
     report.pop("per_district")
     report.update({"max_deviation": float(np.abs(dev).max()), "mean_deviation": float(np.abs(dev).mean()),
                    "non_contiguous": int(pieces), "n_units": len(codes), "n_districts": len(names),

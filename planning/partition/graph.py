@@ -60,19 +60,25 @@ def connected_without(graph: UnitGraph, members: set[int], removed: int) -> bool
     return not (targets - seen)
 
 
-def connected_after_swap(graph: UnitGraph, members: set[int], out: int, inn: int) -> bool:
-    """Is members - {out} + {inn} connected?"""
-    new = (members - {out}) | {inn}
-    seen = {inn}
-    stack = [inn]
+def connected(graph: UnitGraph, members: set[int]) -> bool:
+    """Is `members` one piece on the graph (an empty or one-unit set is)?"""
+    if len(members) <= 1:
+        return True
+    start = next(iter(members))
+    seen, stack = {start}, [start]
     while stack:
         x = stack.pop()
         for y in graph.neighbours(x):
             y = int(y)
-            if y in new and y not in seen:
+            if y in members and y not in seen:
                 seen.add(y)
                 stack.append(y)
-    return len(seen) == len(new)
+    return len(seen) == len(members)
+
+
+def connected_after_swap(graph: UnitGraph, members: set[int], out: int, inn: int) -> bool:
+    """Is members - {out} + {inn} connected?"""
+    return connected(graph, (members - {out}) | {inn})
 
 
 def barrier_sides(adjacency: sparse.csr_matrix, slow_pairs) -> np.ndarray | None:
