@@ -149,7 +149,8 @@ def test_suggested_moves_bring_a_district_back_within_the_tolerance(http, view, 
     after = dict(moves, **{s["unit"]: s["to"] for s in sugg})
     res = http("planner").post(f"/plans/{active_plan}/edits/check", json={"moves": after, "override_tolerance": True})
     assert res.json()["ok"], res.json()["reason"]
-    assert abs(res.json()["districts"][victim]["deviation"]) < before
+    assert abs(res.json()["districts"][victim]["deviation"]) <= view["tolerance"] + 1e-9 < before
+    assert all(d["within_tolerance"] for d in res.json()["districts"].values())
 
 
 def test_roles_and_bad_input(http, view, active_plan):

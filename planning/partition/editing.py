@@ -1,7 +1,7 @@
 """Editing a plan by hand: moves of units between districts checked against the plan's own rules
 (every district contiguous on the unit graph, always; within the tolerance, unless the planner
 overrides it; locked districts untouched), and suggested moves that bring a district back within
-the tolerance (the search's own single-unit move check, on the edited plan).
+the tolerance (the partitioner's own balancing, on the edited plan).
 
 The plan is a `PlanGraph`: unit ids, their district codes, workloads and neighbours (positions),
 with the target and tolerance it was made for. A check costs the moved units plus a search
@@ -19,11 +19,13 @@ from scipy import sparse
 
 from gis.errors import InputError
 
+from .balance import balance
 from .graph import UnitGraph, connected, connected_without
+from .state import SearchState
 from .report import dissolve_districts
 
-MAX_SUGGESTIONS = 50       # moves a suggestion lists at most (a planner reads them one by one)
-SUGGEST_PASSES = 200       # single-unit moves tried in turn before a suggestion stops
+MAX_SUGGESTIONS = 200      # moves a suggestion lists at most (a planner reads them one by one)
+SUGGEST_ROUNDS = 20        # rounds of the partitioner's balancing a suggestion may take
 
 
 @dataclass
@@ -125,52 +127,29 @@ def check_moves(plan: PlanGraph, moves: dict[str, str], *, locked: set[str] = fr
     return MoveCheck(reason is None, reason, out, len(changed))
 
 
-def suggest_moves(plan: PlanGraph, *, locked: set[str] = frozenset(), limit: int = MAX_SUGGESTIONS) -> list[dict]:
-    """Single-unit moves, best first, that bring the districts outside the tolerance back towards
-    the target: each moves a border unit of such a district to a neighbouring district, keeps
-    both in one piece, and lowers the larger of the two deviations. Applied in turn on a copy, so
-    the list taken as a whole is consistent."""
-    codes = plan.codes.copy()
-    loads = plan.loads(codes)
-    graph = plan.graph
-    out: list[dict] = []
-    for _ in range(SUGGEST_PASSES):
-        if len(out) >= limit:
-            break
-        off = sorted((c for c in loads if abs(plan.deviation(loads[c])) > plan.tolerance and c not in locked),
-                     key=lambda c: -abs(plan.deviation(loads[c])))
-        best = None
-        for c in off:
-            over = loads[c] > plan.target
-            members = _members(codes, c)
-            for u in members:
-                for v in graph.neighbours(u):
-                    d = codes[v]
-                    if d == c or d in locked:
-                        continue
-                    a, b = (c, d) if over else (d, c)     # the unit goes from a to b
-                    unit = u if over else int(v)
-                    if codes[unit] != a:
-                        continue
-                    la, lb = loads[a] - plan.workload[unit], loads[b] + plan.workload[unit]
-                    gain = max(abs(plan.deviation(loads[a])), abs(plan.deviation(loads[b]))) - \
-                        max(abs(plan.deviation(la)), abs(plan.deviation(lb)))
-                    if gain <= 1e-12 or (best is not None and gain <= best[0]):
-                        continue
-                    if not connected_without(graph, _members(codes, a), unit):
-                        continue
-                    best = (gain, unit, a, b)
-            if best is not None:
-                break
-        if best is None:
-            break
-        _, unit, a, b = best
-        codes[unit] = b
-        loads[a] -= float(plan.workload[unit])
-        loads[b] += float(plan.workload[unit])
-        out.append({"unit": plan.units[unit], "from": a, "to": b, "workload": float(plan.workload[unit]),
-                    "deviation_from": plan.deviation(loads[a]), "deviation_to": plan.deviation(loads[b])})
-    return out
+def suggest_moves(plan: PlanGraph, *, locked: set[str] = frozenset(), rounds: int = SUGGEST_ROUNDS) -> list[dict]:
+    """The moves that bring the districts outside the tolerance back within it: the
+    partitioner's own balancing (planning.partition.balance, in its re-plan mode, which moves
+    only while a district is outside the tolerance and never pushes one out) run on the edited
+    plan, locked districts held fixed. Each move keeps both districts in one piece (the search's
+    own check); the list is what changed, with each district's deviation at the end."""
+    names = sorted(set(plan.codes.tolist()))
+    index = {c: i for i, c in enumerate(names)}
+    labels = np.array([index[c] for c in plan.codes])
+    fixed = np.isin(plan.codes, list(locked))
+    n = len(plan.units)
+    # Areas and perimeters only break ties between equal gains here (the shared-border lengths of
+    # the stored graph are not kept): ones and zeros leave the balance itself untouched.
+    state = SearchState(plan.graph, plan.workload, np.ones(n), np.zeros(n), labels, len(names), plan.target,
+                        fixed=fixed)
+    balance(state, rounds, plan.tolerance, lazy=True)
+    loads = {c: float(state.workload[i]) for c, i in index.items()}
+    out = [{"unit": plan.units[u], "from": names[labels[u]], "to": names[state.labels[u]],
+            "workload": float(plan.workload[u]),
+            "deviation_from": plan.deviation(loads[names[labels[u]]]),
+            "deviation_to": plan.deviation(loads[names[state.labels[u]]])}
+           for u in np.flatnonzero(state.labels != labels)]
+    return sorted(out, key=lambda m: -m["workload"])[:MAX_SUGGESTIONS]
 
 
 def plan_graph(units: gpd.GeoDataFrame, target: float, tolerance: float) -> PlanGraph:
