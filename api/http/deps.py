@@ -17,18 +17,18 @@ def engine(request: Request):
     return request.app.state.engine
 
 
-def _connection(request: Request) -> Iterator[Connection]:
+def connection(request: Request) -> Iterator[Connection]:
     """The request's one connection: the key check and the route share it (FastAPI resolves a
     dependency once per request), so a request checks one connection out of the pool, not two."""
     with engine(request).connect() as conn:
         yield conn
 
 
-def read(conn: Connection = Depends(_connection)) -> Connection:
+def read(conn: Connection = Depends(connection)) -> Connection:
     return conn
 
 
-def write(request: Request, conn: Connection = Depends(_connection)) -> Iterator[Connection]:
+def write(request: Request, conn: Connection = Depends(connection)) -> Iterator[Connection]:
     """The request's connection in a transaction, committed when the route returns and rolled
     back when it raises. (The key check may have read on it already: that read is ended first.)
     Routes take it as `Depends(write, scope="function")`: the commit then happens before the
@@ -75,7 +75,7 @@ def _needed(request: Request) -> tuple[str, str]:
     return found
 
 
-def _known(request: Request, user: User | None, kind: str) -> User:
+def known_user(request: Request, user: User | None, kind: str) -> User:
     if user is None:
         what = "the API key is unknown or revoked" if kind == "key" else \
             "the session has ended (signed out, expired, or its key revoked): sign in again at /signin"
@@ -88,7 +88,7 @@ def who(conn: Connection, kind: str, value: str) -> User | None:
     return users.by_key(conn, value) if kind == "key" else sessions.by_token(conn, value)
 
 
-def caller(request: Request, conn: Connection = Depends(_connection)) -> User:
+def caller(request: Request, conn: Connection = Depends(connection)) -> User:
     kind, value = _needed(request)
     if not conn.in_transaction():
         # The key's read in autocommit: one round trip, no BEGIN and COMMIT around it; the
@@ -101,7 +101,7 @@ def caller(request: Request, conn: Connection = Depends(_connection)) -> User:
             conn.execution_options(isolation_level=conn.default_isolation_level)
     else:
         user = who(conn, kind, value)
-    return _known(request, user, kind)
+    return known_user(request, user, kind)
 
 
 async def aread(request: Request) -> AsyncIterator:
@@ -115,7 +115,7 @@ async def acaller(request: Request, aconn=Depends(aread)) -> User:
     """`caller` for async routes: the key or session checked on the request's async connection."""
     kind, value = _needed(request)
     user = await (users.by_key_async(aconn, value) if kind == "key" else sessions.by_token_async(aconn, value))
-    return _known(request, user, kind)
+    return known_user(request, user, kind)
 
 
 def role(*allowed: str, via=caller):

@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from gis.config import basemap_url
 from gis.users import User
 
-from .deps import _known, credential, who
+from .deps import known_user, credential, who
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -39,7 +39,7 @@ def viewer(request: Request, conn: Connection) -> User | None:
     if found is None:
         return None
     user = who(conn, *found)
-    return None if user is None else _known(request, user, found[0])
+    return None if user is None else known_user(request, user, found[0])
 
 
 def to_signin(request: Request) -> RedirectResponse:

@@ -10,14 +10,14 @@ from sqlalchemy import Connection
 
 from api.services import maps as svc
 
-from ..deps import _connection
+from ..deps import connection
 from ..pages import render, to_signin, viewer
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/map")
-def planner_map(request: Request, conn: Connection = Depends(_connection), city: Optional[str] = None):
+def planner_map(request: Request, conn: Connection = Depends(connection), city: Optional[str] = None):
     user = viewer(request, conn)
     if user is None:
         return to_signin(request)
@@ -25,7 +25,7 @@ def planner_map(request: Request, conn: Connection = Depends(_connection), city:
 
 
 @router.get("/map/plans/{plan_a}/vs/{plan_b}")
-def plan_comparison(plan_a: str, plan_b: str, request: Request, conn: Connection = Depends(_connection)):
+def plan_comparison(plan_a: str, plan_b: str, request: Request, conn: Connection = Depends(connection)):
     user = viewer(request, conn)
     if user is None:
         return to_signin(request)
@@ -33,7 +33,7 @@ def plan_comparison(plan_a: str, plan_b: str, request: Request, conn: Connection
 
 
 @router.get("/map/districts/{district_id}")
-def district_page(district_id: str, request: Request, conn: Connection = Depends(_connection)):
+def district_page(district_id: str, request: Request, conn: Connection = Depends(connection)):
     user = viewer(request, conn)
     if user is None:
         return to_signin(request)

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from gis import sessions
 
-from ..deps import SESSION_COOKIE, _connection
+from ..deps import SESSION_COOKIE, connection
 from ..pages import local_path, render
 from ..problems import Problem
 
@@ -30,7 +30,7 @@ def signin_page(request: Request, next: str | None = None):
 
 
 @router.post("/signin")
-async def signin(request: Request, conn: Connection = Depends(_connection)):
+async def signin(request: Request, conn: Connection = Depends(connection)):
     origin = request.headers.get("origin")
     own = f"{request.url.scheme}://{request.url.netloc}"
     if origin and origin != own:
@@ -54,7 +54,7 @@ async def signin(request: Request, conn: Connection = Depends(_connection)):
 
 
 @router.post("/signout")
-def signout(request: Request, conn: Connection = Depends(_connection)):
+def signout(request: Request, conn: Connection = Depends(connection)):
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         with conn.begin():
