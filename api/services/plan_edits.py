@@ -18,7 +18,6 @@ from gis import store
 from gis.errors import Conflict, InputError
 from planning.partition import editing
 
-from .values import jsonable  # noqa: F401  (the router answers with it)
 
 MAX_MOVES = 100_000        # units in one request (a city has a few thousand)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
 from api.services import plan_edits as svc
+from api.services.values import jsonable
 from gis.users import User
 
 from ..deps import anyone, planner, read, write
@@ -72,5 +73,5 @@ def save(plan_id: str, body: Annotated[Save, Body()], conn: Connection = Depends
          user: User = Depends(planner)):
     out = svc.save(conn, plan_id, body.moves, base_version=body.base_version, base=body.base, locked=body.locked,
                    override_tolerance=body.override_tolerance, name=body.name, by=user.name)
-    return JSONResponse(svc.jsonable(out), status_code=201, headers={"ETag": out["version"],
+    return JSONResponse(jsonable(out), status_code=201, headers={"ETag": out["version"],
                                                                     "Location": f"/plans/{out['plan']}"})
