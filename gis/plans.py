@@ -12,7 +12,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from . import store
+from . import store, tiles
 from .errors import Conflict, InputError, NotFound
 from .tickets import BOX_OF_TICKET
 from .units import service_areas
@@ -135,6 +135,8 @@ def replace_plan(conn: Connection, plan_id: str, units: gpd.GeoDataFrame, distri
                        {"p": plan_id}).first()
     if row is None or row.status != "draft":
         raise Conflict(f"plan {plan_id!r} is not a draft: only a draft is changed in place")
+    # Its districts' cached tiles go in the same transaction (a map asking ?plan= this draft).
+    tiles.forget(conn, "districts", plan=plan_id)
     for table in ("district_members", "plan_units", "districts"):
         conn.execute(text(f"DELETE FROM {table} WHERE plan_id = :p"), {"p": plan_id})
     conn.execute(text("UPDATE district_plans SET report = CAST(:rep AS jsonb) WHERE id = :p"),

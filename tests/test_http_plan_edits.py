@@ -1,6 +1,8 @@
 """Editing a plan by hand over HTTP (the map's editing panel): the unit graph, moves checked for
 contiguity, tolerance and locks, suggested moves, and saving as a draft with a 409 when someone
 else saved over the plan meanwhile. Against a real server and the small demo's plan."""
+import math
+
 import pytest
 
 from api.services import plan_edits
@@ -112,9 +114,15 @@ def test_saving_makes_a_draft_then_saves_it_in_place_and_refuses_a_stale_save(ht
     # the draft made by hand is saved again in place; a save on the old version is then refused
     back = {u["id"]: u["district"]}
     seen = {x["id"]: x["district"] for x in edited["units"]}
+    z = 14
+    x, y = (int((u["lon"] + 180) / 360 * 2 ** z),
+            int((1 - math.asinh(math.tan(math.radians(u["lat"]))) / math.pi) / 2 * 2 ** z))
+    tile = f"/tiles/districts/{z}/{x}/{y}.pbf?plan={draft['plan']}"
+    assert c.get(tile).status_code == 200 and c.get(tile).headers["X-Tile-Cache"] == "hit"
     r1 = c.post(f"/plans/{draft['plan']}/edits", json={"moves": back, "override_tolerance": True,
                                                         "base_version": edited["version"], "base": seen})
     assert r1.status_code == 201 and r1.json()["in_place"] is True and r1.json()["plan"] == draft["plan"]
+    assert c.get(tile).headers["X-Tile-Cache"] == "miss"     # the draft's old picture went with the save
     r2 = c.post(f"/plans/{draft['plan']}/edits", json={"moves": {}, "base_version": edited["version"], "base": seen})
     assert r2.status_code == 409, r2.text
     body = r2.json()
