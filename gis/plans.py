@@ -195,12 +195,16 @@ def save_units(conn: Connection, plan_id: str, units: gpd.GeoDataFrame) -> None:
                       "ST_GeomFromWKB(:g, 4326))"), rows)
 
 
-def plan_units(conn: Connection, plan_id: str) -> gpd.GeoDataFrame:
-    """A plan's units as saved (EPSG:4326): unit_id, box_id, dp_id, district (code), workload,
-    subscribers, neighbours (unit ids), absorbed; empty for a plan made before plans kept them."""
-    from .frames import geoframe
-    return geoframe(conn, "SELECT unit_id, box_id, dp_id, code AS district, workload, subscribers, neighbours, "
-                          "absorbed, ST_AsBinary(geometry) AS geometry FROM plan_units WHERE plan_id = %(p)s "
+def plan_units(conn: Connection, plan_id: str, *, geometry: bool = True) -> pd.DataFrame:
+    """A plan's units as saved: unit_id, box_id, dp_id, district (code), workload, subscribers,
+    neighbours (unit ids), absorbed, and (`geometry`) their service areas in EPSG:4326 as a
+    GeoDataFrame; empty for a plan made before plans kept them. Without the geometry, a check of
+    an edit reads the graph alone, not every unit's polygon."""
+    from .frames import frame, geoframe
+    cols = "unit_id, box_id, dp_id, code AS district, workload, subscribers, neighbours, absorbed"
+    if not geometry:
+        return frame(conn, f"SELECT {cols} FROM plan_units WHERE plan_id = %(p)s ORDER BY unit_id", {"p": plan_id})
+    return geoframe(conn, f"SELECT {cols}, ST_AsBinary(geometry) AS geometry FROM plan_units WHERE plan_id = %(p)s "
                           "ORDER BY unit_id", {"p": plan_id})
 
 

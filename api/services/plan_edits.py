@@ -22,9 +22,9 @@ from planning.partition import editing
 MAX_MOVES = 100_000        # units in one request (a city has a few thousand)
 
 
-def _loaded(conn: Connection, plan_id: str):
+def _loaded(conn: Connection, plan_id: str, *, geometry: bool = False):
     header = store_plans.plan_header(conn, plan_id)
-    units = store_plans.plan_units(conn, plan_id)
+    units = store_plans.plan_units(conn, plan_id, geometry=geometry)
     if len(units) == 0:
         raise Conflict(f"plan {plan_id!r} was made before plans kept their unit graph, so it cannot be edited by "
                        "hand: make a new plan (POST /plans or `pianqu plan create`) and edit that")
@@ -55,7 +55,7 @@ def _locked(plan: editing.PlanGraph, locked) -> set[str]:
 def editing_view(conn: Connection, plan_id: str) -> dict:
     """What the editing panel needs: every unit (id, box, district, workload, a point inside it),
     the unit graph (neighbour positions), the districts' figures, target, tolerance, version."""
-    header, units, plan = _loaded(conn, plan_id)
+    header, units, plan = _loaded(conn, plan_id, geometry=True)
     where = units.geometry.representative_point()
     loads = plan.loads()
     return {"plan_id": plan_id, "status": header["status"], "city": header["city_id"],
@@ -89,7 +89,7 @@ def save(conn: Connection, plan_id: str, moves: dict, *, base_version: str, base
          override_tolerance: bool = False, name: str | None = None, by: str | None = None) -> dict:
     """Save the edit as a draft (see the module's docstring), in the caller's transaction."""
     moves = _moves(moves)
-    header, units, plan = _loaded(conn, plan_id)
+    header, units, plan = _loaded(conn, plan_id, geometry=True)
     conn.execute(text("SELECT 1 FROM district_plans WHERE id = :p FOR UPDATE"), {"p": plan_id})
     now = store_plans.plan_version(conn, plan_id)
     if base_version != now:

@@ -160,20 +160,16 @@
     if (!E.last || !E.last.ok) return;
     apply(proposal(), E.selected.size + " to " + el("edit-to").value);
   }
-  function undo() {
-    const s = E.undo.pop();
+  // Undo takes a step from the undo stack to the redo stack, redo the other way round.
+  function travel(from, to) {
+    const s = from.pop();
     if (!s) return;
-    E.redo.push({before: Object.assign({}, E.moves), note: s.note});
+    to.push({before: Object.assign({}, E.moves), note: s.note});
     E.moves = s.before;
     after();
   }
-  function redo() {
-    const s = E.redo.pop();
-    if (!s) return;
-    E.undo.push({before: Object.assign({}, E.moves), note: s.note});
-    E.moves = s.before;
-    after();
-  }
+  function undo() { travel(E.undo, E.redo); }
+  function redo() { travel(E.redo, E.undo); }
 
   function districtsTable() {
     const loads = {};
