@@ -205,7 +205,8 @@ def district_figures(conn: Connection, plan: str, district: str | None = None) -
             FROM fault_tickets t
             LEFT JOIN subscribers s ON s.id = t.subscriber_id
             LEFT JOIN distribution_points d ON d.id = t.dp_id
-            WHERE t.city_id = (SELECT city_id FROM district_plans WHERE id = :p) AND t.cleared_at IS NULL),
+            WHERE t.city_id = (SELECT city_id FROM district_plans WHERE id = :p) AND t.cleared_at IS NULL
+              AND t.kind = 'fault'),
         faults AS (
             SELECT m.district_id, count(*) AS open_faults FROM open o
             JOIN members m ON m.box_id = o.box_id AND (m.dp_id IS NULL OR m.dp_id = o.dp_id) GROUP BY 1)

@@ -34,3 +34,9 @@ class NotFound(PianquError):
 
 class Conflict(PianquError):
     status = 409
+
+
+class Forbidden(PianquError):
+    """The caller may not do this to this record (a manager acting on another manager's ticket)."""
+
+    status = 403

@@ -35,6 +35,7 @@ VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("cables", "medium"): m.CABLE_MEDIA,
     ("cables", "placement"): m.PLACEMENTS,
     ("fault_tickets", "cause"): m.FAULT_CAUSES,
+    ("fault_tickets", "kind"): m.TICKET_KINDS,
     ("construction_reports", "kind"): m.REPORT_KINDS,
     ("construction_reports", "stage"): m.REPORT_STAGES,
     ("admin_areas", "level"): m.AREA_LEVELS,
@@ -110,6 +111,13 @@ def _kind(col) -> str:
     return "text"
 
 
+# A ticket's work-order columns are its history replayed (planning.workorders): a file brings
+# the report and its times, and the store derives the rest (gis.workorders.adopt).
+DERIVED = {"fault_tickets": {"status", "paused", "district_id", "manager_id", "queue_id", "community_id", "first_responsible",
+                             "routing_reason", "policy", "contact_due", "clear_due", "contact_breached_at",
+                             "clear_breached_at", "escalation", "steps"}}
+
+
 def _build(table_name: str) -> Layer:
     table = m.Base.metadata.tables[table_name]
     kinds, required, parents = {}, [], {}
@@ -119,10 +127,14 @@ def _build(table_name: str) -> Layer:
             continue
         if col.name == "created_at" or col.computed is not None:   # kept by the store (geometry_3857)
             continue
+        if col.name in DERIVED.get(table_name, ()):
+            continue
         kinds[col.name] = _kind(col)
         if not col.nullable and col.server_default is None:
             required.append(col.name)
     for fk in table.foreign_key_constraints:
+        if fk.column_keys[0] in DERIVED.get(table_name, ()):
+            continue
         if len(fk.columns) == 1:  # composite keys (a subscriber's dp and box) are checked apart
             parents[fk.column_keys[0]] = fk.referred_table.name
     if not geom.nullable:

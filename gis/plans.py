@@ -82,8 +82,8 @@ def box_fault_rates(conn: Connection, city: str) -> pd.Series:
     faults = conn.execute(text(
         f"SELECT {BOX_OF_TICKET} AS box, count(*) FROM fault_tickets t "
         "LEFT JOIN subscribers s ON s.id = t.subscriber_id LEFT JOIN distribution_points d ON d.id = t.dp_id "
-        "WHERE t.city_id = :c AND t.reported_at > (SELECT max(reported_at) FROM fault_tickets WHERE city_id = :c) "
-        "- interval '12 months' GROUP BY 1"), {"c": city}).all()
+        "WHERE t.city_id = :c AND t.kind = 'fault' AND t.reported_at > (SELECT max(reported_at) FROM fault_tickets "
+        "WHERE city_id = :c AND kind = 'fault') - interval '12 months' GROUP BY 1"), {"c": city}).all()
     return pd.Series(dict(faults), dtype=float) / 12
 
 

@@ -74,6 +74,11 @@ def _copy(conn: Connection, table: str, gdf: gpd.GeoDataFrame, columns: list[str
     return len(gdf)
 
 
+def copy_frame(conn: Connection, table: str, df: pd.DataFrame, columns: list[str]) -> int:
+    """Rows of a plain frame into a table by COPY (text and JSON columns as strings)."""
+    return _copy(conn, table, df, columns)
+
+
 def _secondary_indexes(conn: Connection, table: str) -> list[tuple[str, str]]:
     """(name, definition) of the table's indexes that back no constraint."""
     return [tuple(r) for r in conn.execute(text(
@@ -201,7 +206,10 @@ def upsert(conn: Connection, lay: Layer, gdf: gpd.GeoDataFrame, *, source: str, 
 # ---- the bulk path --------------------------------------------------------------------------
 
 # Every table that hangs off a city (the API's users do not: they outlive a replaced city).
-LAYERS_ALL = [t.name for t in Base.metadata.sorted_tables if t.name not in ("api_users", "api_sessions")]
+# The tables of a city's data; the others are the store's own settings (users, sessions, the
+# tickets' clock policies and complaint categories) and survive any load.
+SETTINGS = ("api_users", "api_sessions", "ticket_policies", "complaint_categories")
+LAYERS_ALL = [t.name for t in Base.metadata.sorted_tables if t.name not in SETTINGS]
 
 
 def bulk_load(conn: Connection, layers: dict[str, gpd.GeoDataFrame], *, source: str = "bulk load",

@@ -38,8 +38,13 @@ class StreetNetwork:
         self.segments = shapely.linestrings(np.stack([nodes[seg_a], nodes[seg_b]], axis=1))
         self.length = shapely.length(self.segments)
         n = len(nodes)
-        self.graph = sparse.coo_matrix((np.r_[self.length, self.length], (np.r_[seg_a, seg_b], np.r_[seg_b, seg_a])),
-                                       shape=(n, n)).tocsr()
+        # Two segments between the same two nodes (a street drawn twice): the shorter counts
+        # (a sparse matrix would add their lengths up).
+        a, b, w = np.r_[seg_a, seg_b], np.r_[seg_b, seg_a], np.r_[self.length, self.length]
+        order = np.lexsort((w, b, a))
+        a, b, w = a[order], b[order], w[order]
+        first = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
+        self.graph = sparse.csr_matrix((w[first], (a[first], b[first])), shape=(n, n))
         self.tree = shapely.STRtree(self.segments)
 
     @classmethod

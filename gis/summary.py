@@ -19,17 +19,17 @@ _FIGURES = {
         "  sum(ST_Length(geometry::geography)) / 1000 AS km FROM cables WHERE city_id = :c GROUP BY kind) s",
     "fault tickets (from - to)":
         "SELECT to_char(count(*), 'FM999,999,999') || ' (' || (min(reported_at) AT TIME ZONE :tz)::date || ' - ' "
-        "|| (max(reported_at) AT TIME ZONE :tz)::date || ')' FROM fault_tickets WHERE city_id = :c",
+        "|| (max(reported_at) AT TIME ZONE :tz)::date || ')' FROM fault_tickets WHERE city_id = :c AND kind = 'fault'",
     "faults per 100 lines per month (last 12 months)":
         "SELECT round((100.0 * count(*) / 12 / NULLIF((SELECT count(*) FROM subscribers WHERE city_id = :c), 0))::numeric, 2) "
-        "FROM fault_tickets WHERE city_id = :c AND reported_at > "
-        "(SELECT max(reported_at) FROM fault_tickets WHERE city_id = :c) - interval '12 months'",
+        "FROM fault_tickets WHERE city_id = :c AND kind = 'fault' AND reported_at > "
+        "(SELECT max(reported_at) FROM fault_tickets WHERE city_id = :c AND kind = 'fault') - interval '12 months'",
     "first contact within 20 min":
         "SELECT round(100.0 * avg((first_contact_at - reported_at <= interval '20 minutes')::int), 1) || ' %' "
-        "FROM fault_tickets WHERE city_id = :c AND first_contact_at IS NOT NULL",
+        "FROM fault_tickets WHERE city_id = :c AND kind = 'fault' AND first_contact_at IS NOT NULL",
     "cleared within 24 h":
         "SELECT round(100.0 * avg((cleared_at - reported_at <= interval '24 hours')::int), 1) || ' %' "
-        "FROM fault_tickets WHERE city_id = :c AND cleared_at IS NOT NULL",
+        "FROM fault_tickets WHERE city_id = :c AND kind = 'fault' AND cleared_at IS NOT NULL",
     "construction reports (households expected)":
         "SELECT count(*) || ' (' || coalesce(sum(households), 0) || ')' FROM construction_reports WHERE city_id = :c",
 }

@@ -1,4 +1,4 @@
-"""Fault tickets and the lines behind them, read from the store with everything a heatmap,
+"""Fault tickets (the work orders of kind 'fault') and the lines behind them, read from the store with everything a heatmap,
 a hotspot map or a scorecard groups by: box, distribution point, cable kind and age, office,
 community, and the district and manager of the city's active plan.
 
@@ -57,7 +57,7 @@ def ticket_range(conn: Connection, city: str, tz: str | None = None) -> tuple[dt
     """The first and last local day on which the city's tickets were reported; None without any."""
     tz = tz or city_timezone(conn, city)
     row = conn.execute(text("SELECT (min(reported_at) AT TIME ZONE :tz)::date, "
-                            "(max(reported_at) AT TIME ZONE :tz)::date FROM fault_tickets WHERE city_id = :c"),
+                            "(max(reported_at) AT TIME ZONE :tz)::date FROM fault_tickets WHERE city_id = :c AND kind = 'fault'"),
                        {"c": city, "tz": tz}).one()
     return None if row[0] is None else (row[0], row[1])
 
@@ -173,7 +173,7 @@ def tickets(conn: Connection, city: str, start: dt.date | str | None = None, end
     found = geoframe(conn, f"""
         SELECT {", ".join(_SELECT[c] for c in need)}, ST_AsBinary(t.geometry) AS g
         FROM fault_tickets t{joins}
-        WHERE t.city_id = %(c)s AND t.reported_at >= %(a)s AND t.reported_at < %(b)s
+        WHERE t.city_id = %(c)s AND t.reported_at >= %(a)s AND t.reported_at < %(b)s AND t.kind = 'fault'
         ORDER BY t.reported_at, t.id""", {"c": city, "a": start, "b": end}, geometry="g")
     geom = found.geometry.to_numpy()
     df = pd.DataFrame(found.drop(columns="geometry"))
@@ -214,7 +214,7 @@ def month_kpi_inputs(conn: Connection, city: str, plan: str, month: pd.Period, t
             FROM fault_tickets t
             LEFT JOIN subscribers s ON s.id = t.subscriber_id
             LEFT JOIN distribution_points d ON d.id = t.dp_id
-            WHERE t.city_id = %(c)s AND ((t.reported_at >= %(look)s AND t.reported_at < %(m1)s)
+            WHERE t.city_id = %(c)s AND t.kind = 'fault' AND ((t.reported_at >= %(look)s AND t.reported_at < %(m1)s)
                                          OR (t.reported_at >= %(y0)s AND t.reported_at < %(y1)s)))
         SELECT t.subscriber_id, t.reported_at, t.first_contact_at, t.cleared_at, m.district_id
         FROM t {_district_of("t.box_id", "t.dp_id")}""", p)

@@ -102,7 +102,7 @@ LAYERS: dict[str, TileLayer] = {lay.id: lay for lay in [
     TileLayer("barriers", ("kind", "name")),
     TileLayer("crossings", ("kind", "name")),
     TileLayer("construction_reports", ("kind", "stage", "households")),
-    TileLayer("fault_tickets", ("cause", "severity", "vip"), minzoom=12,
+    TileLayer("fault_tickets", ("cause", "severity", "vip", "kind"), minzoom=12,
               derived={"open": ("t.cleared_at IS NULL", "bool")}, detail=((14, "t.cleared_at IS NULL"),),
               note="open tickets from zoom 12, cleared ones too from 14"),
     TileLayer("cities", ("name",)),

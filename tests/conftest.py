@@ -114,12 +114,12 @@ def api_url(db_url, loaded_demo):
 
 @pytest.fixture(scope="session")
 def api_keys(engine, loaded_demo):
-    """One key per role: {"planner": key, "analyst": key, "manager": key (manager SM-MG-001)}."""
+    """One key per role: {"planner": key, "analyst": key, "manager": key (manager SM-MG-001), "callcentre": key}."""
     from gis import users
     tag = secrets.token_hex(3)
     with engine.begin() as conn:
         return {role: users.add(conn, f"test-{role}-{tag}", role, "SM-MG-001" if role == "manager" else None)[1]
-                for role in ("planner", "analyst", "manager")}
+                for role in ("planner", "analyst", "manager", "callcentre")}
 
 
 @pytest.fixture(scope="session")

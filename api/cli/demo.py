@@ -98,15 +98,22 @@ def demo_load(size: str = "city", seed: int = 7,
 
 
 def _ready(eng, city_id: str, plan: bool) -> None:
-    """The demo ready to use: an active plan, every district with its manager."""
-    if not plan:
-        return
-    from api.services.districts import ensure_demo_plan
+    """The demo ready to use: an active plan, every district with its manager, and every ticket
+    stepped through the work-order loop (its history)."""
+    from api.services import tickets
+    if plan:
+        from api.services.districts import ensure_demo_plan
+        t0 = time.perf_counter()
+        with progress() as p:
+            task = p.add_task("planning the demo's districts", total=None)
+            res = ensure_demo_plan(eng, city_id, progress=lambda msg: p.update(task, description=msg))
+        if res:
+            err.print(f"active plan {res['plan']}: {res['districts']} districts (largest deviation "
+                      f"{res['max_deviation']:.2%}), each with a manager ({res['in_own_community']} in their own "
+                      f"community) in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
-    with progress() as p:
-        task = p.add_task("planning the demo's districts", total=None)
-        res = ensure_demo_plan(eng, city_id, progress=lambda msg: p.update(task, description=msg))
-    if res:
-        err.print(f"active plan {res['plan']}: {res['districts']} districts (largest deviation "
-                  f"{res['max_deviation']:.2%}), each with a manager ({res['in_own_community']} in their own "
-                  f"community) in {time.perf_counter() - t0:.1f} s")
+    with eng.begin() as conn:
+        res = tickets.adopt(conn, city_id, actor="pianqu demo")
+    if res["tickets"]:
+        err.print(f"{res['tickets']:,} tickets stepped through the work-order loop ({res['events']:,} events) "
+                  f"in {time.perf_counter() - t0:.1f} s")

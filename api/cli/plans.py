@@ -50,9 +50,9 @@ def plan_create(city: CityOpt = None,
 @app.command("activate")
 def plan_activate(plan_id: str) -> None:
     """Make a draft the city's active plan (the previous active plan is archived, atomically)."""
-    from gis import plans
-    with engine().begin() as conn:
-        print(json.dumps(plans.activate_plan(conn, plan_id)))
+    import getpass
+    from api.services.plans import activate
+    print(json.dumps(activate(engine(), plan_id, actor=f"cli:{getpass.getuser()}")))
 
 
 @app.command("show")

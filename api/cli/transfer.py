@@ -45,6 +45,10 @@ def import_(layer: Annotated[str, typer.Argument(help="offices, streets, barrier
             with engine().begin() as conn:
                 res = import_file(conn, layer, file, city=city, mapping=mapping, crs=crs,
                                   lon=lon_column, lat=lat_column, file_layer=file_layer)
+                if res.get("layer") == "fault_tickets":
+                    # Past tickets arrive with their times: their history, in the same transaction.
+                    from api.services.tickets import adopt
+                    res["history"] = adopt(conn, None, actor=f"import {file.name}")
     except InputError as e:
         raise _in_flags(e) from None
     out.print(json.dumps(res))

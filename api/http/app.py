@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 
 from fastapi import FastAPI
@@ -12,15 +13,17 @@ from sqlalchemy import Engine
 
 from . import problems
 from .pages import STATIC
-from .routers import (alerts, districts, edits, faults, features, home, jobs, lookup, managers, maps, plan_edits, plans,
-                      reports, signin, tiles)
+from .routers import (alerts, categories, districts, edits, faults, features, home, jobs, lookup, managers, maps,
+                      plan_edits, plans, queues, reports, rounds, signin, tickets, tiles)
 
 MAX_BODY = 2_000_000
 
 TAGS = [{"name": "home", "description": "Landing page and health (no key needed)."},
         {"name": "features", "description": "OGC API - Features: every network layer and the districts of a plan."},
         {"name": "districts", "description": "Districts of the active plan and their managers (the managers' API)."},
-        {"name": "managers", "description": "District account managers."}]
+        {"name": "managers", "description": "District account managers."},
+        {"name": "tickets", "description": "Work orders: intake, routing to the district's manager, the loop's steps "
+                                           "and clocks."}]
 
 
 class BodyLimit:
@@ -51,12 +54,44 @@ async def lifespan(app: FastAPI):
     app.state.tile_memory = TileMemory(tile_memory_bytes())
     await app.state.apool.open(wait=False)
     warming = asyncio.create_task(_warm(app)) if warm_tiles() else None
+    scanning = asyncio.create_task(_scan_clocks(app))
     try:
         yield
     finally:
         if warming is not None:
             warming.cancel()
+        scanning.cancel()
         await app.state.apool.close()
+
+
+SCAN_EVERY_S = float(os.environ.get("PIANQU_SCAN_SECONDS", "60"))
+
+
+async def _scan_clocks(app: FastAPI) -> None:
+    """The tickets' clock scan on a schedule (api.services.tickets.scan), by one worker at a time
+    (a transaction advisory lock: a worker that finds it taken skips that round). A failure is
+    logged and the next round runs; the scan before every step and the clocks read on every
+    answer do not wait for it."""
+    import anyio
+    from api.services.tickets import scan
+    from gis.tiles import LOCK_CLASS
+    from sqlalchemy import text
+    log = logging.getLogger("pianqu.scan")
+
+    def once():
+        with app.state.engine.begin() as conn:
+            if conn.execute(text("SELECT pg_try_advisory_xact_lock(:k, hashtext('scan'))"), {"k": LOCK_CLASS}).scalar():
+                res = scan(conn)
+                if res["escalations"]:
+                    log.info("clock scan: %d escalations on %d open tickets", res["escalations"], res["tickets"])
+    while SCAN_EVERY_S > 0:
+        try:
+            await anyio.to_thread.run_sync(once)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning("the clock scan failed: %s", e)
+        await asyncio.sleep(SCAN_EVERY_S)
 
 
 async def _warm(app: FastAPI) -> None:
@@ -97,7 +132,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimit)
     for r in (home, features, edits, lookup, districts, managers, plan_edits, plans, jobs, faults, alerts, reports,
-              tiles, signin, maps):
+              tickets, queues, categories, rounds, tiles, signin, maps):
         app.include_router(r.router)
     # The pages' scripts, styles and icons (Leaflet and VectorGrid vendored with their licences):
     # library code and page code, no data, so they need no key (the sign-in page uses them).

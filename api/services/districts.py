@@ -107,6 +107,9 @@ def _assign(conn, city_id, plan_id, district, code, manager_id, start, until, by
     store.manager_of_city(conn, city_id, manager_id)
     _check_rules(conn, rules, plan_id, district, code, manager_id, begin, end)
     res = store.assign(conn, district, manager_id, begin, end, by, note)
+    # Its open tickets follow the new owner now (a stand-in dated later: when the scan sees him begin).
+    from .handover import follow_owners
+    follow_owners(conn, city=city_id, why=f"district {code} reassigned", actor=by or "pianqu")
     return {**res, "plan": plan_id, "code": code, "city": city_id}
 
 
@@ -269,7 +272,8 @@ def import_assignments(engine: Engine, city: str | None, path: Path, *, plan: st
     return {"layer": "assignments", "rows": len(df), "assigned": n}
 
 
-def auto_assign(engine: Engine, city: str, plan: str, *, by: str = "pianqu demo") -> dict:
+def auto_assign(engine: Engine, city: str, plan: str, *, by: str = "pianqu demo",
+                start: dt.datetime | None = None) -> dict:
     """Give every district of a plan a manager: the one-to-one matching (Hungarian algorithm)
     that keeps managers in their own community where it can and minimises the distance from
     each manager's base to his district. The districts are balanced already (within the plan's
@@ -283,9 +287,11 @@ def auto_assign(engine: Engine, city: str, plan: str, *, by: str = "pianqu demo"
         rows, cols = linear_sum_assignment(cost.to_numpy() + np.where(same.to_numpy(), 0.0, COMMUNITY_PENALTY_M))
         done = []
         for r, c in zip(rows, cols):
-            store.assign(conn, cost.index[r], cost.columns[c], dt.datetime.now(dt.timezone.utc), None, by,
+            store.assign(conn, cost.index[r], cost.columns[c], start or dt.datetime.now(dt.timezone.utc), None, by,
                          "automatic matching by community and distance")
             done.append((cost.index[r], cost.columns[c]))
+        from .handover import follow_owners
+        follow_owners(conn, city=city, why=f"managers assigned to plan {plan}", actor=by)
     return {"plan": plan, "districts": int(cost.shape[0]), "assigned": len(done),
             "in_own_community": int(sum(bool(same.loc[d, m]) for d, m in done))}
 
@@ -301,12 +307,15 @@ def ensure_demo_plan(engine: Engine, city: str, *, progress=None) -> dict | None
             return None
         k = conn.execute(text("SELECT count(*) FROM managers WHERE city_id = :c AND active AND geometry IS NOT NULL"),
                          {"c": city}).scalar()
+        first = conn.execute(text("SELECT min(reported_at) FROM fault_tickets WHERE city_id = :c"), {"c": city}).scalar()
     if not k:
         return None
     plan = create_plan(engine, city, PlanParams(districts=int(k), name="demo plan: one district per manager"),
                        progress=progress, created_by="pianqu demo")
     activate(engine, plan["plan"])
-    return {**auto_assign(engine, city, plan["plan"]), "max_deviation": plan["max_deviation"]}
+    # The demo's managers have held their districts for the whole history, so its tickets are
+    # theirs when they are stepped through the loop (api.services.tickets.adopt).
+    return {**auto_assign(engine, city, plan["plan"], start=first), "max_deviation": plan["max_deviation"]}
 
 
 def managers(conn: Connection, city: str | None) -> list[dict]:

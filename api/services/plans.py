@@ -128,10 +128,14 @@ def create_plan(engine: Engine, city: str | None, params: PlanParams,
     return {"plan": plan_id, "city": city_id, "status": "draft", **report}
 
 
-def activate(engine: Engine, plan_id: str) -> dict:
-    """Make a draft the city's active plan; the old one stays active if anything is wrong."""
+def activate(engine: Engine, plan_id: str, *, actor: str = "pianqu") -> dict:
+    """Make a draft the city's active plan; the old one stays active if anything is wrong. Open
+    tickets follow their box's district in the new plan to its owner, in the same transaction."""
+    from .handover import follow_owners
     with engine.begin() as conn:
-        return store_plans.activate_plan(conn, plan_id)
+        res = store_plans.activate_plan(conn, plan_id)
+        res["tickets"] = follow_owners(conn, city=res["city"], why=f"plan {plan_id} activated", actor=actor)
+        return res
 
 
 def summary(conn: Connection, plan_id: str) -> dict:

@@ -294,7 +294,7 @@ def _tickets_frame(rng, f: _Frame, t: dict, pp, sub_ids, box_ids, dp_ids, dist_i
         "box_id": np.where(is_box, box_ids[box], None),
         "dp_id": np.where(is_dp, dp_ids[dp], None),
         "cable_id": np.where(is_cab, dist_ids[dp], None),
-        "cause": cause, "severity": np.where(is_box, 3, t["severity"]),
+        "kind": "fault", "cause": cause, "severity": np.where(is_box, 3, t["severity"]),
         "vip": is_sub & (revenue[sub] > 300),
         "reported_at": t["reported"], "first_contact_at": t["contact"], "cleared_at": t["cleared"],
     }

@@ -108,6 +108,9 @@ def tickets(rng: np.random.Generator, size: Size, people: People, plant: Plant, 
     end = pd.Timestamp(WINDOW[1]).tz_localize(TIMEZONE).tz_convert("UTC") + pd.Timedelta(days=1)
     contact = contact.where(contact < end)
     cleared = cleared.where(cleared < end)
+    # A ticket is contacted before it is cleared (the loop's order): a quick fix on the phone
+    # counts as its contact at the latest.
+    contact = contact.where(cleared.isna() | (contact.notna() & (contact <= cleared)), cleared)
 
     cause = CAUSES[rng.choice(len(CAUSES), size=t, p=CAUSE_P)]
     cause = np.where(storm_mark, np.where(rng.random(t) < 0.7, "weather", "drop"), cause)

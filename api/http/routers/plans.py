@@ -63,6 +63,8 @@ class Activated(BaseModel):
     plan: str
     city: str
     archived: list[str] = Field(description="The plan(s) it replaced, now archived.")
+    tickets: dict = Field(description="Open tickets handed to their district's new owner (`moved`), and those kept "
+                                      "by the manager who took them (`kept_by_choice`).")
 
 
 @router.post("", status_code=202, summary="Start a partition as a background job (202: the job's URL)",
@@ -99,7 +101,7 @@ def plan_districts(plan_id: str, conn: Connection = Depends(read), user: User = 
              responses={404: {"description": "No such plan"},
                         409: {"description": "The plan is already active or has no districts"}})
 def activate_plan(plan_id: str, eng: Engine = Depends(engine), user: User = Depends(planner)) -> Activated:
-    return Activated(**svc.activate(eng, plan_id))
+    return Activated(**svc.activate(eng, plan_id, actor=user.name))
 
 
 @router.get("/{plan_a}/diff/{plan_b}", summary="What changes from plan a to plan b: units that change district, "

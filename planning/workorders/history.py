@@ -1,0 +1,104 @@
+"""A history for tickets that arrived with their times but no log (a file of past faults, the
+demo's two years): the events the loop would have written, built for all tickets at once.
+
+    events, rows = adopted(tickets, now)
+
+tickets: one row per ticket with id, reported_at, first_contact_at, cleared_at (NaT where it did
+not happen), vip, cause, manager_id, queue_id, district_id, contact_s and clear_s (its policy,
+around the clock). Events follow the life cycle (planning.workorders.lifecycle): create,
+contact, arrive (half-way from contact to clearing), clear, a call-back on a sample of the
+cleared ones, and the escalations and breaches their clocks crossed (planning.workorders.clocks:
+at half, three quarters and all of each clock). `rows` is each ticket's replayed state: status,
+holder, dues and breaches. A test replays every demo ticket's log with the life cycle itself
+and finds the same rows.
+
+Only tickets on the 24x7 calendar are built here (a working calendar needs the per-ticket clock,
+planning.workorders.clocks); their clocks are plain sums.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .clocks import ESCALATION
+
+# The call centre calls back about one cleared ticket in five, a day after the clearing.
+CALLBACK_SHARE = 0.2
+CALLBACK_AFTER = pd.Timedelta(days=1)
+
+
+def _pick(ids: pd.Series, share: float) -> np.ndarray:
+    """A stable sample: the same tickets whatever order or process builds them."""
+    h = pd.util.hash_pandas_object(ids.reset_index(drop=True), index=False).to_numpy()
+    return (h % 1_000_000) < share * 1_000_000
+
+
+def adopted(t: pd.DataFrame, now: pd.Timestamp, actor: str = "import") -> tuple[pd.DataFrame, pd.DataFrame]:
+    now = pd.Timestamp(now).tz_convert("UTC") if pd.Timestamp(now).tzinfo else pd.Timestamp(now, tz="UTC")
+    t = t.reset_index(drop=True)
+    n = len(t)
+    rep = pd.to_datetime(t["reported_at"], utc=True)
+    contact = pd.to_datetime(t["first_contact_at"], utc=True)
+    cleared = pd.to_datetime(t["cleared_at"], utc=True)
+    # A clearing with no contact recorded had one at the clearing at the latest (a ticket is
+    # contacted before it is cleared).
+    contact = contact.where(contact.notna() | cleared.isna(), cleared)
+    contact = contact.where(contact.isna() | cleared.isna() | (contact <= cleared), cleared)
+    arrive = contact + (cleared - contact) / 2
+    callback = _pick(t["id"], CALLBACK_SHARE) & cleared.notna() & (cleared + CALLBACK_AFTER <= now)
+    holder = t["manager_id"].where(t["manager_id"].notna(), None)
+    actor_of = holder.fillna(actor)
+
+    frames = []
+
+    def add(mask, action, at, who, status, details):
+        m = np.asarray(mask, bool)
+        if not m.any():
+            return
+        frames.append(pd.DataFrame({"ticket_id": t["id"].to_numpy()[m], "at": pd.DatetimeIndex(at)[m],
+                                    "action": action, "actor": np.asarray(who, object)[m] if not isinstance(who, str)
+                                    else who, "status": status, "manager_id": holder.to_numpy()[m],
+                                    "details": [details(i) for i in np.flatnonzero(m)],
+                                    "order": len(frames)}))
+
+    everyone = np.ones(n, bool)
+    add(everyone, "create", rep, actor, "new",
+        lambda i: {"manager_id": holder.iat[i], "district_id": t["district_id"].iat[i], "queue_id": t["queue_id"].iat[i],
+                   "reason": "adopted"})
+    add(contact.notna(), "contact", contact, actor_of, "contacted", lambda i: None)
+    add(cleared.notna(), "arrive", arrive, actor_of, "on_site", lambda i: None)
+    add(cleared.notna(), "clear", cleared, actor_of, "cleared",
+        lambda i: {"cause_found": t["cause"].iat[i] or "other", "work_done": "repaired"})
+    sat = 3 + (pd.util.hash_pandas_object(t["id"], index=False).to_numpy() % 3)
+    add(callback, "verify", cleared + CALLBACK_AFTER, "callcentre", "verified",
+        lambda i: {"reached": True, "satisfaction": int(sat[i]),
+                   "checks": {"contacted_20min": bool(contact.iat[i] - rep.iat[i] <= pd.Timedelta(minutes=20))}})
+    # Escalations: each threshold crossed before the clock stopped (or before now, if it runs).
+    for clock, stop, target in (("contact", contact, t["contact_s"]), ("clear", cleared, t["clear_s"])):
+        end = stop.fillna(now)
+        for frac, level in ESCALATION:
+            at = rep + pd.to_timedelta(frac * target.to_numpy(float), unit="s")
+            crossed = (at <= end).to_numpy()
+            add(crossed, "breach" if frac == 1.0 else "escalate", at, "pianqu clock", None,
+                lambda i, c=clock, lv=level, f=frac: {"clock": c, "level": lv, "fraction": f})
+    ev = pd.concat(frames, ignore_index=True)
+    # The log in time order; at one instant, in the order the loop writes them.
+    ev = ev.sort_values(["ticket_id", "at", "order"], kind="stable").drop(columns="order")
+    ev["seq"] = ev.groupby("ticket_id").cumcount() + 1
+    # A system step leaves the status as the step before it left it.
+    ev["status"] = ev.groupby("ticket_id")["status"].ffill()
+    status = np.where(callback, "verified", np.where(cleared.notna(), "cleared",
+                                                     np.where(contact.notna(), "contacted", "new")))
+    rows = pd.DataFrame({"id": t["id"], "status": status, "manager_id": holder, "queue_id": t["queue_id"],
+                         "community_id": t["community_id"],
+                         "district_id": t["district_id"], "first_responsible": holder,
+                         "first_contact_at": contact, "cleared_at": cleared,
+                         "contact_due": rep + pd.to_timedelta(t["contact_s"].to_numpy(float), unit="s"),
+                         "clear_due": rep + pd.to_timedelta(t["clear_s"].to_numpy(float), unit="s"),
+                         "steps": ev.groupby("ticket_id").size().reindex(t["id"]).to_numpy()})
+    for clock, stop in (("contact", contact), ("clear", cleared)):
+        due = rows[f"{clock}_due"]
+        rows[f"{clock}_breached_at"] = due.where(due <= stop.fillna(now))
+    last = ev[ev["action"].isin(["escalate", "breach"])].groupby("ticket_id")["details"].last()
+    rows["escalation"] = rows["id"].map(last.map(lambda d: d["level"]))
+    return ev, rows
