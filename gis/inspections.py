@@ -24,7 +24,7 @@ def objects(conn: Connection, districts: list[str], day_start: dt.datetime, tz: 
     if not districts:
         return pd.DataFrame(columns=["id", "box_id", "dp_id", "district_id", "x", "y", "last_inspected",
                                      "recent_faults", "utilisation"])
-    p = {"d": districts, "since": day_start - dt.timedelta(days=30), "until": day_start, "tz": tz}
+    p = {"d": districts, "first": districts[0], "since": day_start - dt.timedelta(days=30), "until": day_start, "tz": tz}
     df = frame(conn, f"""
         WITH m AS (SELECT m.district_id, m.box_id, m.dp_id FROM district_members m WHERE m.district_id = ANY(%(d)s)),
         cabinets AS (
@@ -39,7 +39,10 @@ def objects(conn: Connection, districts: list[str], day_start: dt.datetime, tz: 
             SELECT {BOX_OF_TICKET} AS box_id, {DP_OF_TICKET} AS dp_id, count(*) AS n
             FROM fault_tickets t LEFT JOIN subscribers s ON s.id = t.subscriber_id
             LEFT JOIN distribution_points d ON d.id = t.dp_id
-            WHERE t.kind = 'fault' AND t.reported_at >= %(since)s AND t.reported_at < %(until)s
+            -- the city's 30 days through its (city_id, reported_at) index, then the boxes' own
+            WHERE t.city_id = (SELECT p.city_id FROM districts x JOIN district_plans p ON p.id = x.plan_id
+                               WHERE x.id = %(first)s)
+              AND t.kind = 'fault' AND t.reported_at >= %(since)s AND t.reported_at < %(until)s
               AND {BOX_OF_TICKET} IN (SELECT box_id FROM m)
             GROUP BY 1, 2)
         SELECT o.box_id || coalesce('/' || o.dp_id, '') AS id, o.box_id, o.dp_id, o.district_id,

@@ -14,33 +14,36 @@ from sqlalchemy import Connection, text
 
 from .errors import InputError, NotFound
 
-# From a (box, dp) pair to its district, manager and community, at :at. A split box's members
-# name their dp; a ticket on the box itself (no dp) goes to its first member's district.
+# From a source row (box_id, dp_id, and what else it carries) to its district, manager and
+# community at :at, in the same statement. A split box's members name their dp; a ticket on the
+# box itself (no dp) goes to its first member's district.
 _OWNER = """
-    SELECT b.id AS box_id, b.city_id, p.id AS plan_id, m.district_id, d.code AS district_code,
-           a.manager_id, m.dp_id IS NOT NULL AS split_box,
+    WITH src AS ({src})
+    SELECT src.*, b.city_id, p.id AS plan_id, m.district_id, d.code AS district_code, a.manager_id,
+           m.dp_id IS NOT NULL AS split_box,
            (SELECT x.id FROM admin_areas x WHERE x.city_id = b.city_id AND x.level = 'community'
              ORDER BY x.geometry <-> b.geometry LIMIT 1) AS community_id
-    FROM boxes b
+    FROM src JOIN boxes b ON b.id = src.box_id
     LEFT JOIN district_plans p ON p.city_id = b.city_id AND p.status = 'active'
     LEFT JOIN LATERAL (SELECT m.district_id, m.dp_id FROM district_members m
-                       WHERE m.plan_id = p.id AND m.box_id = b.id AND (m.dp_id IS NULL OR m.dp_id = :dp
-                             OR CAST(:dp AS text) IS NULL)
-                       ORDER BY (m.dp_id = :dp) DESC NULLS LAST, m.dp_id LIMIT 1) m ON true
+                       WHERE m.plan_id = p.id AND m.box_id = b.id
+                         AND (m.dp_id IS NULL OR m.dp_id = src.dp_id OR src.dp_id IS NULL)
+                       ORDER BY (m.dp_id = src.dp_id) DESC NULLS LAST, m.dp_id LIMIT 1) m ON true
     LEFT JOIN districts d ON d.id = m.district_id
     LEFT JOIN district_assignments a ON a.district_id = m.district_id AND a.valid_from <= :at
-         AND (a.valid_to IS NULL OR a.valid_to > :at)
-    WHERE b.id = :box"""
+         AND (a.valid_to IS NULL OR a.valid_to > :at)"""
+_SUBSCRIBER = ("SELECT s.id AS subscriber_id, s.box_id, s.dp_id, ST_X(s.geometry) AS lon, ST_Y(s.geometry) AS lat "
+               "FROM subscribers s WHERE s.id = :s")
+_BOX = ("SELECT NULL::text AS subscriber_id, b.id AS box_id, CAST(:dp AS text) AS dp_id, "
+        "ST_X(b.geometry) AS lon, ST_Y(b.geometry) AS lat FROM boxes b WHERE b.id = :box")
 
 # A point within this many metres of a subscriber is that subscriber's report.
 AT_SUBSCRIBER_M = 5.0
 
 
-def _owner(conn: Connection, box: str, dp: str | None, at: dt.datetime) -> dict:
-    row = conn.execute(text(_OWNER), {"box": box, "dp": dp, "at": at}).mappings().first()
-    if row is None:
-        raise NotFound(f"box {box!r} does not exist")
-    return dict(row)
+def _owner(conn: Connection, src: str, params: dict) -> dict | None:
+    row = conn.execute(text(_OWNER.format(src=src)), params).mappings().first()
+    return None if row is None else dict(row)
 
 
 def reason(target: str, owner: dict) -> str:
@@ -58,24 +61,21 @@ def reason(target: str, owner: dict) -> str:
 
 
 def by_subscriber(conn: Connection, subscriber: str, at: dt.datetime) -> dict:
-    s = conn.execute(text("SELECT id, box_id, dp_id, ST_X(geometry) AS lon, ST_Y(geometry) AS lat FROM subscribers "
-                          "WHERE id = :s"), {"s": subscriber}).mappings().first()
-    if s is None:
+    o = _owner(conn, _SUBSCRIBER, {"s": subscriber, "at": at})
+    if o is None:
         raise NotFound(f"subscriber {subscriber!r} does not exist")
-    owner = _owner(conn, s["box_id"], s["dp_id"], at)
-    return {**owner, "subscriber_id": s["id"], "dp_id": s["dp_id"], "lon": s["lon"], "lat": s["lat"],
-            "routing_reason": reason(f"subscriber {s['id']} -> distribution box {s['dp_id']} -> box {s['box_id']}", owner)}
+    o["routing_reason"] = reason(f"subscriber {o['subscriber_id']} -> distribution box {o['dp_id']} -> box "
+                                 f"{o['box_id']}", o)
+    return o
 
 
-def by_box(conn: Connection, box: str, at: dt.datetime) -> dict:
-    b = conn.execute(text("SELECT id, ST_X(geometry) AS lon, ST_Y(geometry) AS lat FROM boxes WHERE id = :b"),
-                     {"b": box}).mappings().first()
-    if b is None:
+def by_box(conn: Connection, box: str, at: dt.datetime, dp: str | None = None) -> dict:
+    o = _owner(conn, _BOX, {"box": box, "dp": dp, "at": at})
+    if o is None:
         raise NotFound(f"box {box!r} does not exist")
-    owner = _owner(conn, box, None, at)
-    target = f"box {box}" + (" (split between districts: its first part's)" if owner["split_box"] else "")
-    return {**owner, "subscriber_id": None, "dp_id": None, "lon": b["lon"], "lat": b["lat"],
-            "routing_reason": reason(target, owner)}
+    o["routing_reason"] = reason(f"box {box}" + (" (split between districts: its first part's)"
+                                                 if o["split_box"] and dp is None else ""), o)
+    return o
 
 
 def by_point(conn: Connection, lon: float, lat: float, at: dt.datetime) -> dict:
@@ -100,7 +100,7 @@ def by_point(conn: Connection, lon: float, lat: float, at: dt.datetime) -> dict:
     if unit is None:
         raise InputError(f"point ({lon}, {lat}) is outside every service area of the active district plans: "
                          "give the subscriber or the box")
-    owner = _owner(conn, unit.box_id, unit.dp_id, at)
+    o = by_box(conn, unit.box_id, at, unit.dp_id)
     where = f"distribution box {unit.dp_id} of box {unit.box_id}" if unit.dp_id else f"box {unit.box_id}"
-    return {**owner, "subscriber_id": None, "dp_id": unit.dp_id, "lon": lon, "lat": lat,
-            "routing_reason": reason(f"point ({lon:.6f}, {lat:.6f}) in the service area of {where}", owner)}
+    o.update(lon=lon, lat=lat, routing_reason=reason(f"point ({lon:.6f}, {lat:.6f}) in the service area of {where}", o))
+    return o

@@ -21,7 +21,25 @@ TICKET_FIELDS = ("id", "city_id", "kind", "category", "vip", "status", "paused",
 _SELECT = ", ".join(f"t.{c}" for c in TICKET_FIELDS) + ", ST_X(t.geometry) AS lon, ST_Y(t.geometry) AS lat"
 
 
+# Policies change rarely and every intake reads one: each process keeps them this long.
+POLICY_SECONDS = 10.0
+_policies: dict = {}
+
+
 def policy(conn: Connection, city: str, kind: str, vip: bool) -> dict:
+    """policy_now(), kept for POLICY_SECONDS per process: a planner's change applies to the
+    tickets made from then on, within that time."""
+    import time
+    key = (city, kind, vip)
+    hit = _policies.get(key)
+    if hit and time.monotonic() - hit[0] < POLICY_SECONDS:
+        return dict(hit[1])
+    got = policy_now(conn, city, kind, vip)
+    _policies[key] = (time.monotonic(), got)
+    return dict(got)
+
+
+def policy_now(conn: Connection, city: str, kind: str, vip: bool) -> dict:
     """The clocks a new ticket of this kind and priority gets: seconds to contact and to clear,
     the working calendar (None: around the clock) and the city's time zone."""
     row = conn.execute(text(
@@ -34,15 +52,35 @@ def policy(conn: Connection, city: str, kind: str, vip: bool) -> dict:
             "tz": row.timezone or "UTC"}
 
 
-def insert(conn: Connection, t: dict) -> str:
-    """A new ticket's row (its id from the ticket sequence), before its first event."""
+def insert(conn: Connection, t: dict, state, clocks: dict, events: list[dict]) -> str:
+    """A new ticket (its id from the ticket sequence): its row, already equal to its first
+    events replayed (`state`, `clocks`), and those events, in one statement."""
+    c, k = clocks["contact"], clocks["clear"]
+    log = [{"seq": i + 1, "at": e["at"].isoformat(), "action": e["action"], "actor": e["actor"],
+            "status": e["status"], "manager_id": e["holder"],
+            "details": {x: v for x, v in e.items() if x not in ("action", "at", "actor", "seq", "status", "holder")}}
+           for i, e in enumerate(events)]
     return conn.execute(text("""
-        INSERT INTO fault_tickets (id, city_id, kind, category, vip, subscriber_id, box_id, dp_id, severity, note,
-                                   reported_at, routing_reason, community_id, policy, geometry)
-        VALUES ('T' || lpad(nextval('ticket_number')::text, 8, '0'), :city_id, :kind, :category, :vip, :subscriber_id,
-                :box_id, :dp_id, :severity, :note, :reported_at, :routing_reason, :community_id, CAST(:policy AS jsonb),
-                ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
-        RETURNING id"""), {**t, "policy": json.dumps(t["policy"])}).scalar_one()
+        WITH t AS (
+            INSERT INTO fault_tickets (id, city_id, kind, category, vip, subscriber_id, box_id, dp_id, severity, note,
+                                       reported_at, routing_reason, community_id, policy, geometry, status, manager_id,
+                                       queue_id, district_id, first_responsible, contact_due, clear_due,
+                                       contact_breached_at, clear_breached_at, escalation, steps)
+            VALUES ('T' || lpad(nextval('ticket_number')::text, 8, '0'), :city_id, :kind, :category, :vip,
+                    :subscriber_id, :box_id, :dp_id, :severity, :note, :reported_at, :routing_reason, :community_id,
+                    CAST(:policy AS jsonb), ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :status, :holder, :queue,
+                    :district, :first, :contact_due, :clear_due, :cb, :kb, :level, :steps)
+            RETURNING id),
+        e AS (
+            INSERT INTO ticket_events (ticket_id, seq, at, action, actor, status, manager_id, details)
+            SELECT t.id, e.seq, e.at, e.action, e.actor, e.status, e.manager_id, e.details
+            FROM t, jsonb_to_recordset(CAST(:log AS jsonb)) AS e(seq int, at timestamptz, action text, actor text,
+                                                                  status text, manager_id text, details jsonb))
+        SELECT id FROM t"""),
+        {**t, "policy": json.dumps(t["policy"]), "status": state.status, "holder": state.holder, "queue": state.queue,
+         "district": state.district, "first": state.first_responsible, "contact_due": c.due, "clear_due": k.due,
+         "cb": c.breached_at, "kb": k.breached_at, "level": state.escalations[-1][1] if state.escalations else None,
+         "steps": state.steps, "log": json.dumps(log, default=str)}).scalar_one()
 
 
 def ticket(conn: Connection, ticket_id: str, lock: bool = False) -> dict:
@@ -173,7 +211,9 @@ def adoptable(conn: Connection, city: str) -> pd.DataFrame:
 def write_history(conn: Connection, events: pd.DataFrame, rows: pd.DataFrame, policies: pd.DataFrame) -> int:
     """The adopted tickets' logs (COPY) and their rows made equal to the logs replayed."""
     from .store import copy_frame
-    ev = events.assign(details=[None if d is None else json.dumps(d, default=str) for d in events["details"]])
+    # `details` is JSON text already (or a dict, from the per-ticket path).
+    ev = events.assign(details=[d if d is None or isinstance(d, str) else json.dumps(d, default=str)
+                                for d in events["details"]])
     copy_frame(conn, "ticket_events", ev, ["ticket_id", "seq", "at", "action", "actor", "status", "manager_id",
                                            "details"])
     conn.exec_driver_sql("CREATE TEMP TABLE adopted (id text, status text, manager_id text, queue_id text, "

@@ -18,7 +18,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(url_of_db: str, env: dict | None = None):
+def serve(url_of_db: str, env: dict | None = None, args: tuple = ()):
     """A real `pianqu serve` on loopback against that database, until the block ends; its URL.
     The opening tiles are not warmed (PIANQU_WARM_TILES=0) unless `env` says so: tests measure
     and check cold tiles."""
@@ -29,7 +29,7 @@ def serve(url_of_db: str, env: dict | None = None):
     env = {**os.environ, "DATABASE_URL": url_of_db, "PIANQU_WARM_TILES": "0", **(env or {})}
     # The server's stderr to a file, not a pipe nobody reads: a pipe that fills blocks the server.
     log = tempfile.TemporaryFile("w+")
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), *args], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=log, text=True)
     url = f"http://127.0.0.1:{port}"
     t0 = time.monotonic()

@@ -9,6 +9,7 @@ state and appended, and the row is made equal to the log replayed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -107,16 +108,27 @@ def create(conn: Connection, user: User, t: NewTicket, *, now: dt.datetime | Non
            "reported_at": reported, "routing_reason": r["routing_reason"], "policy": policy,
            "community_id": r["community_id"],
            "lon": r["lon"], "lat": r["lat"]}
-    tid = store.insert(conn, row)
     queue = None if r["manager_id"] else r["community_id"]
-    event = {"action": "create", "at": reported, "actor": actor or user.name, "manager_id": r["manager_id"],
-             "queue_id": queue, "district_id": r["district_id"], "reason": r["routing_reason"]}
-    state = life.apply(life.TicketState(), event, tid)
-    store.append(conn, tid, 1, event, state.status, state.holder)
-    # A report dated earlier may have crossed thresholds already: written now, at their instants.
-    events, state = _scan(conn, {"id": tid, "policy": policy}, [dict(event, seq=1)], now, state)
-    store.project(conn, tid, state, clk.clocks(events, policy, now))
-    return view(conn, store.ticket(conn, tid), events, now, answer=True)
+    event = {"action": "create", "at": pd.Timestamp(reported), "actor": actor or user.name,
+             "manager_id": r["manager_id"], "queue_id": queue, "district_id": r["district_id"],
+             "reason": r["routing_reason"]}
+    state = life.apply(life.TicketState(), event, "new")
+    events = [dict(event, seq=1, status=state.status, holder=state.holder)]
+    # A report dated earlier may have crossed thresholds already: written with it, at their instants.
+    for e in clk.due_escalations(events, policy, now):
+        state = life.apply(state, e, "new")
+        events.append(dict(e, actor="pianqu clock", seq=state.steps, status=state.status, holder=state.holder))
+    clocks = clk.clocks(events, policy, now)
+    # The row, already its log replayed, and the log: one statement (intake is the hot path).
+    tid = store.insert(conn, row, state, clocks, events)
+    ticket = {**row, "id": tid, "policy": policy, "status": state.status, "paused": False, "cable_id": None,
+              "district_id": state.district, "manager_id": state.holder, "queue_id": state.queue,
+              "first_responsible": state.first_responsible, "first_contact_at": None, "cleared_at": None,
+              "cause": None, "escalation": state.escalations[-1][1] if state.escalations else None,
+              "steps": state.steps, "reported_at": reported, "contact_due": clocks["contact"].due,
+              "clear_due": clocks["clear"].due, "contact_breached_at": clocks["contact"].breached_at,
+              "clear_breached_at": clocks["clear"].breached_at}
+    return view(conn, ticket, events, now, answer=True, clocks=clocks, state=state)
 
 
 def _scan(conn: Connection, ticket: dict, events: list[dict], now: dt.datetime, state) -> tuple[list[dict], object]:
@@ -226,7 +238,8 @@ def _on_calendar(events, rows, policies, ids: set, now):
     keep, redo = events[~mine], events[mine & ~events["action"].isin(["escalate", "breach"])]
     out, fixed = [keep], []
     for tid, ev in redo.groupby("ticket_id", sort=False):
-        log = [{**(d or {}), "action": a, "at": at} for a, at, d in zip(ev["action"], ev["at"], ev["details"])]
+        log = [{**(json.loads(d) if isinstance(d, str) else d or {}), "action": a, "at": at}
+               for a, at, d in zip(ev["action"], ev["at"], ev["details"])]
         actors = list(ev["actor"])
         pol = policies[tid]
         marks = clk.due_escalations(log, pol, now)
@@ -263,11 +276,11 @@ _CAUSES = ("cable", "drop", "box", "distribution_point", "customer_equipment", "
 
 
 def view(conn: Connection, t: dict, events: list[dict], now: dt.datetime, *, history: bool = False,
-         answer: bool = False) -> dict:
+         answer: bool = False, clocks: dict | None = None, state=None) -> dict:
     """The ticket as the API shows it: its row, its clocks as of now, the steps allowed next,
     and (for a complaint) its category's standard answer."""
-    state = life.replay(events, t["id"])
-    c = clk.clocks(events, t["policy"], now) if t["policy"] else None
+    state = state or life.replay(events, t["id"])
+    c = clocks or (clk.clocks(events, t["policy"], now) if t["policy"] else None)
     out = {k: t[k] for k in store.TICKET_FIELDS if k not in ("policy", "vip", "steps")}
     out["priority"] = "vip" if t["vip"] else "normal"
     out["lon"], out["lat"] = t["lon"], t["lat"]
