@@ -359,6 +359,18 @@ class Inspection(Base):
     recorded_by: Mapped[str] = mapped_column(Text)
 
 
+class PieceRate(Base):
+    """The points a manager earns per piece of work: a ticket of a kind cleared, an inspection,
+    and a bonus for a VIP's ticket (the operators paid by piece; planning.scorecard adds them up)."""
+    __tablename__ = "piece_rates"
+    __table_args__ = (CheckConstraint("points >= 0", name="points"),)
+    work: Mapped[str] = mapped_column(Text, primary_key=True,
+                                      comment="a ticket kind cleared, 'inspection', or 'vip' (a bonus)")
+    points: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class Manager(Base):
     """District account manager (片区客户经理)."""
     __tablename__ = "managers"

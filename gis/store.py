@@ -208,7 +208,7 @@ def upsert(conn: Connection, lay: Layer, gdf: gpd.GeoDataFrame, *, source: str, 
 # Every table that hangs off a city (the API's users do not: they outlive a replaced city).
 # The tables of a city's data; the others are the store's own settings (users, sessions, the
 # tickets' clock policies and complaint categories) and survive any load.
-SETTINGS = ("api_users", "api_sessions", "ticket_policies", "complaint_categories")
+SETTINGS = ("api_users", "api_sessions", "ticket_policies", "complaint_categories", "piece_rates")
 LAYERS_ALL = [t.name for t in Base.metadata.sorted_tables if t.name not in SETTINGS]
 
 

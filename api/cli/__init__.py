@@ -25,7 +25,7 @@ try:  # Typer 0.16+ carries its own click
 except ImportError:  # pragma: no cover
     from click import ClickException as UsageProblem
 
-from . import alerts, db, demo, districts, faults, maps, partition, plans, serve, summary, tickets, transfer, users
+from . import alerts, db, demo, districts, faults, maps, partition, plans, scorecards, serve, summary, tickets, transfer, users
 from .common import err
 
 app = typer.Typer(help="Pianqu: outside-plant network and field-district planning on PostGIS.",
@@ -46,6 +46,7 @@ app.add_typer(faults.app, name="faults")
 app.command("hotspots")(faults.hotspots)
 app.command("kpi")(faults.kpi)
 app.add_typer(tickets.app, name="tickets")
+app.command("scorecard")(scorecards.scorecard)
 app.add_typer(users.app, name="user")
 app.command("serve")(serve.serve)
 

@@ -13,7 +13,7 @@ from gis.errors import InputError
 from gis.tickets import city_timezone, local_start
 from gis.users import User
 
-from .rounds import _day, _manager
+from .rounds import day_of, manager_row
 from .tickets import utc_now
 from .values import jsonable
 
@@ -26,9 +26,9 @@ def outreach(conn: Connection, user: User, manager_id: str, day=None, *, days: i
         raise InputError(f"days {days!r} is not a whole number of days from 1 to 365")
     if not 1 <= limit <= LIST_MAX:
         raise InputError(f"limit {limit} is not between 1 and {LIST_MAX}")
-    m = _manager(conn, user, manager_id)
+    m = manager_row(conn, user, manager_id)
     tz = city_timezone(conn, m.city_id)
-    day = _day(day, tz)
+    day = day_of(day, tz)
     today = pd.Timestamp.now(tz).date() == day
     at = utc_now() if today else local_start(day, tz).to_pydatetime() + dt.timedelta(hours=12)
     held = workorders.held_districts(conn, manager_id, at)

@@ -43,7 +43,7 @@ def network(conn: Connection, city: str, crs: int) -> StreetNetwork | None:
     return net
 
 
-def _manager(conn: Connection, user: User, manager_id: str):
+def manager_row(conn: Connection, user: User, manager_id: str):
     m = conn.execute(text("SELECT id, city_id, name, ST_X(geometry) AS x, ST_Y(geometry) AS y FROM managers "
                           "WHERE id = :m"), {"m": manager_id}).first()
     if m is None:
@@ -53,7 +53,7 @@ def _manager(conn: Connection, user: User, manager_id: str):
     return m
 
 
-def _day(day, tz: str) -> dt.date:
+def day_of(day, tz: str) -> dt.date:
     if day is None:
         return pd.Timestamp.now(tz).date()
     try:
@@ -67,9 +67,9 @@ def round_of(conn: Connection, user: User, manager_id: str, day=None, *, cycle_d
     length and its legs, and the route as GeoJSON (EPSG:4326)."""
     if not isinstance(cycle_days, int) or not 3 <= cycle_days <= 365:
         raise InputError(f"cycle_days {cycle_days!r} is not a whole number of days from 3 to 365")
-    m = _manager(conn, user, manager_id)
+    m = manager_row(conn, user, manager_id)
     tz = city_timezone(conn, m.city_id)
-    day = _day(day, tz)
+    day = day_of(day, tz)
     start = local_start(day, tz).to_pydatetime()
     # The districts he holds that day: at noon, or now when the day is today (a stand-in who
     # began this morning has today's round).
@@ -110,7 +110,7 @@ def record(conn: Connection, user: User, manager_id: str, box_id: str, *, dp_id:
     that box, routed as any other (to the district's manager: usually himself)."""
     if user.role not in ("manager", "planner"):
         raise NotFound("inspections are recorded by managers")
-    m = _manager(conn, user, manager_id)
+    m = manager_row(conn, user, manager_id)
     if result not in store.RESULTS:
         raise InputError(f"inspection result {result!r} is not one of {', '.join(store.RESULTS)}")
     if result == "hazard" and not (note or "").strip():

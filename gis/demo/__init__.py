@@ -183,10 +183,18 @@ def generate(size: str = "small", seed: int = 7) -> DemoCity:
     box_start = pd.to_datetime(pd.Series(pp.box_year[pp.sub_box]).astype(str) + "-03-01")
     span = (end - box_start).dt.days.to_numpy()
     since = box_start + pd.to_timedelta((r_ppl.random(n_sub) ** 1.4 * span).astype(int), unit="D")
+    # Broadband contracts run 12 or 24 months from the connection and renew: each one's end is
+    # the first after the tickets' window (its own generator, so the other draws stay as they were).
+    r_contract = np.random.default_rng([seed, 99])
+    term = r_contract.choice([12, 24], size=n_sub, p=[0.6, 0.4])
+    months = ((end.year - since.dt.year) * 12 + (end.month - since.dt.month)).to_numpy()
+    renewals = months // term + 1
+    ends = (since.dt.to_period("M") + renewals * term).dt.to_timestamp() + pd.to_timedelta(since.dt.day - 1, unit="D")
+    contract = np.where(bb, ends.dt.normalize().to_numpy(), np.datetime64("NaT"))
     L["subscribers"] = f.frame({"id": sub_ids, "dp_id": dp_ids[pp.sub_dp], "box_id": box_ids[pp.sub_box],
                                 "drop_cable_id": drop_ids, "address": _addresses(r_misc, spec, pp, L["streets"], seg),
                                 "voice": voice, "broadband": bb, "iptv": iptv, "monthly_revenue": revenue,
-                                "connected_since": since.dt.normalize().to_numpy()},
+                                "connected_since": since.dt.normalize().to_numpy(), "contract_ends": contract},
                                shapely.points(pp.sub_xy))
 
     # Managers: one per ~5,000 subscribers, spread over communities by their subscribers.
