@@ -14,22 +14,23 @@ _COLUMNS = ("s.id, s.address, s.box_id, s.dp_id, m.district_id, s.broadband, s.i
             "s.connected_since, s.contract_ends, ST_X(s.geometry) AS lon, ST_Y(s.geometry) AS lat")
 
 
+def _listed(conn: Connection, districts: list[str], where: str, order: str, p: dict) -> tuple[int, list[dict]]:
+    base = f"FROM subscribers s {_IN_DISTRICTS} WHERE {where}"
+    p = {**p, "d": districts}
+    n = conn.execute(text(f"SELECT count(*) {base}"), p).scalar()
+    return n, [dict(r) for r in conn.execute(text(f"SELECT {_COLUMNS} {base} ORDER BY {order} LIMIT :n"), p).mappings()]
+
+
 def contracts_ending(conn: Connection, districts: list[str], first: dt.date, last: dt.date, limit: int) -> tuple[int, list[dict]]:
     """Broadband subscribers whose contract ends in [first, last], soonest first; and how many."""
-    p = {"d": districts, "a": first, "b": last, "n": limit}
-    where = f"FROM subscribers s {_IN_DISTRICTS} WHERE s.broadband AND s.contract_ends BETWEEN :a AND :b"
-    n = conn.execute(text(f"SELECT count(*) {where}"), p).scalar()
-    rows = conn.execute(text(f"SELECT {_COLUMNS} {where} ORDER BY s.contract_ends, s.id LIMIT :n"), p).mappings()
-    return n, [dict(r) for r in rows]
+    return _listed(conn, districts, "s.broadband AND s.contract_ends BETWEEN :a AND :b", "s.contract_ends, s.id",
+                   {"a": first, "b": last, "n": limit})
 
 
 def connected_lately(conn: Connection, districts: list[str], first: dt.date, last: dt.date, limit: int) -> tuple[int, list[dict]]:
     """Subscribers connected in [first, last], newest first; and how many."""
-    p = {"d": districts, "a": first, "b": last, "n": limit}
-    where = f"FROM subscribers s {_IN_DISTRICTS} WHERE s.connected_since BETWEEN :a AND :b"
-    n = conn.execute(text(f"SELECT count(*) {where}"), p).scalar()
-    rows = conn.execute(text(f"SELECT {_COLUMNS} {where} ORDER BY s.connected_since DESC, s.id LIMIT :n"), p).mappings()
-    return n, [dict(r) for r in rows]
+    return _listed(conn, districts, "s.connected_since BETWEEN :a AND :b", "s.connected_since DESC, s.id",
+                   {"a": first, "b": last, "n": limit})
 
 
 def open_alert_sites(conn: Connection, districts: list[str], limit: int) -> list[dict]:

@@ -181,6 +181,17 @@ def active_plan(engine, loaded_demo):
     return res["plan"]
 
 
+@pytest.fixture(scope="module")
+def ticket_plan(active_plan, engine, loaded_demo):
+    """active_plan, for a module that makes tickets: the tickets it made (ids T...) and the
+    inspections it recorded are deleted after it, leaving the demo city as the modules that
+    count its faults expect it."""
+    yield active_plan
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM inspections WHERE city_id = :c"), {"c": loaded_demo})
+        conn.execute(text("DELETE FROM fault_tickets WHERE city_id = :c AND id LIKE 'T%'"), {"c": loaded_demo})
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Headless Chromium (Debian's, tests/browser.py) for the page tests, one per session."""

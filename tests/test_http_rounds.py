@@ -16,11 +16,8 @@ DAY = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()    # today in t
 
 
 @pytest.fixture(scope="module")
-def plan(active_plan, engine, loaded_demo):
-    yield active_plan
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM inspections WHERE city_id = :c"), {"c": loaded_demo})
-        conn.execute(text("DELETE FROM fault_tickets WHERE city_id = :c AND id LIKE 'T%'"), {"c": loaded_demo})
+def plan(ticket_plan):
+    return ticket_plan
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,8 @@ from sqlalchemy import text
 
 
 @pytest.fixture(scope="module")
-def plan(active_plan, engine, loaded_demo):
-    yield active_plan
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM fault_tickets WHERE city_id = :c AND id LIKE 'T%'"), {"c": loaded_demo})
+def plan(ticket_plan):
+    return ticket_plan
 
 
 def _subscribers(engine, n):
