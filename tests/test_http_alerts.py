@@ -72,7 +72,7 @@ def test_a_posted_report_is_stored_and_raises_an_alert_on_evaluation(http, city,
 
 
 def test_the_alerts_list_filters_pages_and_counts(http, city, evaluated):
-    whole = http("manager").get("/alerts", params={"city": city}).json()
+    whole = http("analyst").get("/alerts", params={"city": city}).json()
     assert whole["total"] == 2 and whole["shown"] == 2 and whole["offset"] == 0
     assert [a["score"] for a in whole["alerts"]] == sorted((a["score"] for a in whole["alerts"]), reverse=True)
     first = http().get("/alerts", params={"city": city, "limit": 1}).json()
@@ -113,7 +113,8 @@ def test_every_step_is_recorded_with_the_callers_name_and_wrong_steps_are_refuse
     assert planner.post(f"/alerts/{aid}/done", json={"note": None}).json()["to"] == "done"
     _problem(planner.post(f"/alerts/{aid}/ack"), 409, "is done; it can go to: none (it is finished)")
     _problem(planner.post("/alerts/AL-nonexistent/ack"), 404, "alert 'AL-nonexistent' does not exist")
-    h = http("manager").get(f"/alerts/{aid}/history").json()
+    _problem(http("manager").get(f"/alerts/{aid}/history"), 404)   # no district of his holds it
+    h = http("analyst").get(f"/alerts/{aid}/history").json()
     actors = {e["actor"] for e in h}   # the evaluation too was the planner's
     assert [(e["from_status"], e["to_status"]) for e in h] == [
         (None, "new"), ("new", "acknowledged"), ("acknowledged", "planned"), ("planned", "done")]
@@ -256,3 +257,19 @@ def test_report_listing_filters_and_refuses_bad_ones(http, demo_reports):
              "unknown report stage 'dreamt'")
     _problem(http().get("/construction-reports", params={**demo, "limit": 0}), 422, "query parameter 'limit'")
     _problem(http().get("/construction-reports/CR-nope"), 404, "construction report 'CR-nope' does not exist")
+
+
+def test_a_manager_sees_the_alerts_of_the_districts_he_holds_only(http, loaded_demo, active_plan):
+    r = http("planner").post("/alerts/evaluate", json={"city": loaded_demo, "streets": False})
+    assert r.status_code == 200, r.text
+    every = http("analyst").get("/alerts", params={"city": loaded_demo, "limit": 1000}).json()["alerts"]
+    his = [a["id"] for a in every if a["manager_id"] and "SM-MG-001" in a["manager_id"].split(", ")]
+    mine = http("manager").get("/alerts", params={"city": loaded_demo, "limit": 1000}).json()
+    assert [a["id"] for a in mine["alerts"]] == his and mine["total"] == len(his)
+    assert len(his) < len(every)
+    page = http("manager").get("/alerts", params={"city": loaded_demo, "limit": 1, "offset": 1}).json()
+    assert page["total"] == len(his) and [a["id"] for a in page["alerts"]] == his[1:2]
+    other = next(a["id"] for a in every if a["id"] not in his)
+    _problem(http("manager").get(f"/alerts/{other}"), 404)
+    if his:
+        assert http("manager").get(f"/alerts/{his[0]}").json()["id"] == his[0]

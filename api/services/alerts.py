@@ -181,18 +181,31 @@ def _shaped(df: pd.DataFrame, ctx: pd.DataFrame | None) -> pd.DataFrame:
     return df.where(df.notna(), None)
 
 
+def _his(managers, manager: str) -> bool:
+    # A split box lists its districts' managers comma-separated.
+    return isinstance(managers, str) and manager in managers.split(", ")
+
+
 def list_alerts(engine: Engine, city: str | None = None, kind: str | None = None, status: str | None = None,
-                limit: int | None = LIST_DEFAULT, offset: int = 0) -> AlertPage:
+                limit: int | None = LIST_DEFAULT, offset: int = 0, *, manager: str | None = None) -> AlertPage:
     """The city's alerts best first (at most `limit` after the first `offset`; limit None: all),
-    each with its box's district and manager where a plan is active, and the total that match."""
+    each with its box's district and manager where a plan is active, and the total that match.
+    `manager`: only the alerts on the boxes of the districts he holds now (a manager's key)."""
     check_listing(kind, status, limit, offset=offset)
     with engine.connect() as conn:
         city_id = store.resolve_city(conn, city)
         # The store pages from the top: read through the page's end and drop the rows before it
-        # (the total is counted over every matching row either way).
-        df, total = store_alerts.list_alerts(conn, city_id, kind, status, None if limit is None else limit + offset)
-        df = df.iloc[offset:]
+        # (the total is counted over every matching row either way). A manager's page is cut
+        # from his alerts, so his are all read first (a city has a few hundred open alerts).
+        reach = None if limit is None or manager is not None else limit + offset
+        df, total = store_alerts.list_alerts(conn, city_id, kind, status, reach)
         ctx = box_districts(conn, city_id) if len(df) else None
+        if manager is not None:
+            mine = df["box_id"].map(ctx["manager_id"] if ctx is not None else {}).map(lambda m: _his(m, manager))
+            df = df[mine.fillna(False).to_numpy(bool)]
+            total = len(df)
+            df = df.iloc[:None if limit is None else limit + offset]
+        df = df.iloc[offset:]
     # Where the alert is, as a map marker wants it: a point on its geometry (a cable's or an
     # area's too), in the listing itself so a map needs no request per alert.
     where = df.geometry.representative_point()
@@ -200,8 +213,9 @@ def list_alerts(engine: Engine, city: str | None = None, kind: str | None = None
     return AlertPage(city_id, _shaped(df.reset_index(drop=True), ctx), total, offset)
 
 
-def get_alert(engine: Engine, alert_id: str) -> dict:
-    """One alert as listed, with its city and its geometry (GeoJSON, EPSG:4326)."""
+def get_alert(engine: Engine, alert_id: str, *, manager: str | None = None) -> dict:
+    """One alert as listed, with its city and its geometry (GeoJSON, EPSG:4326). `manager`: only
+    if it is on a box of a district he holds now (else it answers as missing)."""
     cols = [c for c in LIST_FIELDS if c not in ("district", "manager_id", "lon", "lat", *_FROM_DETAILS)] + ["details"]
     where = "ST_PointOnSurface(geometry)"   # GEOS's point on surface, as the listing's representative_point
     with engine.connect() as conn:
@@ -215,6 +229,8 @@ def get_alert(engine: Engine, alert_id: str) -> dict:
         city_id, geometry = df.pop("city_id").iat[0], df.pop("geometry").iat[0]
         ctx = box_districts(conn, city_id)
     rec = AlertPage(city_id, _shaped(df, ctx if len(ctx) else None), 1).records()[0]
+    if manager is not None and not _his(rec["manager_id"], manager):
+        raise NotFound(f"alert {alert_id!r} does not exist")
     return {**rec, "city": city_id, "geometry": json.loads(geometry) if geometry else None}
 
 
