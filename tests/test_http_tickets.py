@@ -280,3 +280,12 @@ def test_complaint_categories_are_read_by_all_and_edited_by_planners(http):
     problem(http("planner").put("/complaint-categories/Bad Id", json=body), 422, "category id")
     s = http("callcentre").get("/complaint-categories/speed").json()
     assert s["causes"] == ["old copper drop"]
+
+
+def test_the_call_centre_reads_what_it_needs_to_find_the_caller(http, engine, plan):
+    with engine.connect() as conn:
+        s = conn.execute(text("SELECT id FROM subscribers ORDER BY id LIMIT 1")).scalar()
+    cc = http("callcentre")
+    assert cc.get("/lookup", params={"subscriber": s}).status_code == 200
+    assert cc.get("/managers").status_code == 200 and cc.get("/districts").status_code == 200
+    problem(cc.post("/alerts/evaluate", json={}), 403, "planner")

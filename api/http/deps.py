@@ -130,6 +130,7 @@ def role(*allowed: str, via=caller):
     return check
 
 
-anyone = role("planner", "manager", "analyst")
-anyone_async = role("planner", "manager", "analyst", via=acaller)
+# Every role reads; the call centre too (it finds the subscriber who calls: /lookup, /managers, the map).
+anyone = role("planner", "manager", "analyst", "callcentre")
+anyone_async = role("planner", "manager", "analyst", "callcentre", via=acaller)
 planner = role("planner")
