@@ -81,6 +81,7 @@ class Query:
     plan: str | None = None                                   # districts: default the active plans
     after: str | None = None                                  # keyset paging: ids after this one
     cql: Filter | None = None                                 # a compiled CQL2 filter (gis.cql.compile)
+    manager: str | None = None                                # a manager's key: his districts' rows only
 
 
 def _typed(c: Collection, prop: str, value: str):
@@ -104,8 +105,23 @@ def _typed(c: Collection, prop: str, value: str):
     return value
 
 
+# What a manager's key sees of the layers about people and their tickets: the subscribers and the
+# tickets of the districts he holds now (a ticket also while he holds it).
+_HELD = ("SELECT a.district_id FROM district_assignments a JOIN districts d ON d.id = a.district_id "
+         "JOIN district_plans p ON p.id = d.plan_id AND p.status = 'active' WHERE a.manager_id = :mgr "
+         "AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now())")
+MANAGER_SCOPE = {
+    "subscribers": f"EXISTS (SELECT 1 FROM district_members m WHERE m.box_id = t.box_id "
+                   f"AND (m.dp_id IS NULL OR m.dp_id = t.dp_id) AND m.district_id IN ({_HELD}))",
+    "fault_tickets": f"(t.manager_id = :mgr OR t.district_id IN ({_HELD}))",
+}
+
+
 def _where(c: Collection, q: Query, params: dict) -> str:
     parts = []
+    if q.manager is not None and c.table in MANAGER_SCOPE:
+        parts.append(MANAGER_SCOPE[c.table])
+        params["mgr"] = q.manager
     if c.id == "districts":
         if q.plan is None:
             parts.append("t.plan_id IN (SELECT id FROM district_plans WHERE status = 'active')")
@@ -203,7 +219,7 @@ def items(conn: Connection, c: Collection, q: Query) -> Page:
 
 
 def item(conn: Connection, c: Collection, item_id: str, q: Query) -> str:
-    q = Query(srid=q.srid, flip=q.flip, properties=q.properties, plan=q.plan, limit=1)
+    q = Query(srid=q.srid, flip=q.flip, properties=q.properties, plan=q.plan, limit=1, manager=q.manager)
     q.filters = {"id": item_id}
     page = items(conn, c, q)
     if not page.returned:

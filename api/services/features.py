@@ -194,12 +194,15 @@ def queryables(conn: Connection, coll: store.Collection, base: str) -> dict:
             "type": "object", "title": coll.title, "properties": props, "additionalProperties": False}
 
 
-def items_page(conn: Connection, name: str, params: dict[str, str], base: str) -> tuple[str, Crs]:
-    """A page of features as GeoJSON text (the features array spliced in as PostGIS wrote it)."""
+def items_page(conn: Connection, name: str, params: dict[str, str], base: str, *,
+               manager: str | None = None) -> tuple[str, Crs]:
+    """A page of features as GeoJSON text (the features array spliced in as PostGIS wrote it).
+    `manager`: a manager's key, who sees only his districts' subscribers and tickets."""
     import json
     from urllib.parse import urlencode
     coll = store.collection(name)
     q, crs = parse_query(conn, coll, params)
+    q.manager = manager
     page = store.items(conn, coll, q)
     href = f"{base}/collections/{name}/items"
     links = [{"rel": "self", "type": "application/geo+json", "href": f"{href}?{urlencode(params)}"}]
@@ -222,8 +225,9 @@ def items_page(conn: Connection, name: str, params: dict[str, str], base: str) -
     return json.dumps(head)[:-1] + ', "features": ' + features + "}", crs
 
 
-def item_doc(conn: Connection, name: str, item_id: str, params: dict[str, str]) -> tuple[str, Crs]:
+def item_doc(conn: Connection, name: str, item_id: str, params: dict[str, str], *,
+             manager: str | None = None) -> tuple[str, Crs]:
     coll = store.collection(name)
     crs = parse_crs(conn, params.get("crs"))
-    q = store.Query(srid=crs.srid, flip=crs.flip, plan=params.get("plan"))
+    q = store.Query(srid=crs.srid, flip=crs.flip, plan=params.get("plan"), manager=manager)
     return store.item(conn, coll, item_id, q), crs

@@ -73,7 +73,8 @@ def items(collectionId: Name, request: Request, conn: Connection = Depends(read)
           filter_lang: Annotated[Optional[Literal["cql2-text"]], Query(alias="filter-lang")] = None,
           filter_crs: Annotated[Optional[str], Query(
               alias="filter-crs", description="CRS of the filter's geometries (default CRS84).")] = None):
-    body, out = svc.items_page(conn, collectionId, dict(request.query_params), _base(request))
+    body, out = svc.items_page(conn, collectionId, dict(request.query_params), _base(request),
+                               manager=user.manager_id if user.role == "manager" else None)
     return _geojson(body, out)
 
 
@@ -81,7 +82,8 @@ def items(collectionId: Name, request: Request, conn: Connection = Depends(read)
             responses={200: {"content": {GEOJSON: {}}}})
 def item(collectionId: Name, item_id: str, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone),
          crs: Annotated[Optional[str], Query()] = None, plan: Annotated[Optional[str], Query()] = None):
-    body, out = svc.item_doc(conn, collectionId, item_id, dict(request.query_params))
+    body, out = svc.item_doc(conn, collectionId, item_id, dict(request.query_params),
+                             manager=user.manager_id if user.role == "manager" else None)
     resp = _geojson(body, out)
     tag = edits.etag(conn, collectionId, item_id)     # the version a PUT/PATCH/DELETE names in If-Match
     if tag is not None:
