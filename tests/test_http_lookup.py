@@ -76,7 +76,7 @@ def test_point_answers_the_nearest_subscribers_box_district_and_manager(http, en
     s = _owner(engine, plan, _some_subscriber(engine, loaded_demo))
     lon, lat = s["lon"] + 0.00004, s["lat"] + 0.00003     # a few metres north-east of a subscriber
     want = _owner(engine, plan, _nearest(engine, lon, lat))
-    for role in ("planner", "analyst", "manager"):
+    for role in ("planner", "analyst", "callcentre"):
         r = http(role).get("/lookup", params={"lon": lon, "lat": lat})
         assert r.status_code == 200, r.text
         body = r.json()
@@ -99,7 +99,7 @@ def test_point_out_of_range_is_422_naming_the_parameter(http):
 
 def test_subscriber_id_answers_its_owner_and_unknown_id_is_404(http, engine, plan, loaded_demo):
     want = _owner(engine, plan, _some_subscriber(engine, loaded_demo, 3))
-    body = http("manager").get("/lookup", params={"subscriber": want["id"]}).json()
+    body = http("callcentre").get("/lookup", params={"subscriber": want["id"]}).json()
     _is_owner(body, want)
     assert body["address"] == want["address"] and body["city"] == loaded_demo
     _problem(http().get("/lookup", params={"subscriber": "NO-SUCH-1"}), 404, "subscriber 'NO-SUCH-1'")
@@ -181,3 +181,16 @@ def test_a_city_without_an_active_plan_answers_the_box_with_null_district(http, 
     with engine.connect() as conn:
         near = svc.lookup(conn, lon=sub.geometry.x, lat=sub.geometry.y)
     assert near["subscriber_id"] == sub["id"] and near["distance_m"] < 0.5
+
+
+def test_a_manager_finds_only_the_subscribers_of_his_districts(http, engine, plan):
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT s.id, a.manager_id = 'SM-MG-001' AS his FROM subscribers s JOIN district_members m "
+            "ON m.plan_id = :p AND m.box_id = s.box_id AND (m.dp_id IS NULL OR m.dp_id = s.dp_id) "
+            "JOIN district_assignments a ON a.district_id = m.district_id AND a.valid_to IS NULL ORDER BY s.id"),
+            {"p": plan}).all()
+    mine = next(r.id for r in rows if r.his)
+    theirs = next(r.id for r in rows if not r.his)
+    assert http("manager").get("/lookup", params={"subscriber": mine}).json()["subscriber_id"] == mine
+    _problem(http("manager").get("/lookup", params={"subscriber": theirs}), 404, "SM-MG-001")

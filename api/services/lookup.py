@@ -83,8 +83,16 @@ def by_address(conn: Connection, address: str, city: str | None = None, *, limit
 
 
 def lookup(conn: Connection, *, lon: float | None = None, lat: float | None = None, subscriber: str | None = None,
-           address: str | None = None, city: str | None = None) -> dict:
-    """Exactly one of a point (lon and lat), a subscriber id or an address."""
+           address: str | None = None, city: str | None = None, manager: str | None = None) -> dict:
+    """Exactly one of a point (lon and lat), a subscriber id or an address. `manager`: a
+    manager's key, who finds only the subscribers of the districts he holds now."""
+    found = _lookup(conn, lon=lon, lat=lat, subscriber=subscriber, address=address, city=city)
+    if manager is not None and found.get("manager_id") != manager:
+        raise NotFound("no subscriber of the districts manager " + manager + " holds matches")
+    return found
+
+
+def _lookup(conn: Connection, *, lon, lat, subscriber, address, city) -> dict:
     point = lon is not None or lat is not None
     kinds = [k for k, given in (("lon+lat", point), ("subscriber", subscriber is not None),
                                 ("address", address is not None)) if given]

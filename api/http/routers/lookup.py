@@ -59,4 +59,5 @@ def lookup(conn: Connection = Depends(read), user: User = Depends(anyone),
                                                    examples=["芙蓉路128号3栋502室"])] = None,
            city: Annotated[Optional[str], Query(max_length=200,
                                                 description="Only this city's addresses (address lookups).")] = None) -> dict:
-    return svc.lookup(conn, lon=lon, lat=lat, subscriber=subscriber, address=address, city=city)
+    return svc.lookup(conn, lon=lon, lat=lat, subscriber=subscriber, address=address, city=city,
+                      manager=user.manager_id if user.role == "manager" else None)
