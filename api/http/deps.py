@@ -118,6 +118,11 @@ async def acaller(request: Request, aconn=Depends(aread)) -> User:
     return known_user(request, user, kind)
 
 
+def own_manager(user: User) -> str | None:
+    """The manager a key is, when it is a manager's (his districts bound what it sees); else None."""
+    return user.manager_id if user.role == "manager" else None
+
+
 def role(*allowed: str, via=caller):
     """A dependency that lets through only callers of these roles (403 for the others); `via`
     finds the caller (`acaller` in async routes)."""

@@ -176,8 +176,9 @@ def step(conn: Connection, user: User, ticket_id: str, action: str, fields: dict
         conn.exec_driver_sql("UPDATE fault_tickets SET cause = coalesce(cause, %(c)s) WHERE id = %(t)s AND kind = "
                              "'fault' AND %(c)s = ANY(%(known)s)",
                              {"c": fields["cause_found"], "t": ticket_id, "known": list(_CAUSES)})
-    store.project(conn, ticket_id, state, clk.clocks(events, t["policy"], now))
-    return view(conn, store.ticket(conn, ticket_id), events, now)
+    clocks = clk.clocks(events, t["policy"], now)
+    store.project(conn, ticket_id, state, clocks)
+    return view(conn, store.ticket(conn, ticket_id), events, now, clocks=clocks, state=state)
 
 
 def scan(conn: Connection, now: dt.datetime | None = None, city: str | None = None) -> dict:

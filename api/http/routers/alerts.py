@@ -14,14 +14,10 @@ from api.services import alerts as svc
 from gis.users import User
 from planning.opportunities import MAX_HORIZON_MONTHS
 
-from ..deps import anyone, engine, planner
+from ..deps import anyone, engine, own_manager, planner
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
-
-def _scope(user: User) -> str | None:
-    """A manager sees the alerts of the districts he holds; every other role sees all."""
-    return user.manager_id if user.role == "manager" else None
 CityQ = Annotated[Optional[str], Query(description="City id (default: the only city in the store).")]
 
 
@@ -49,7 +45,7 @@ def list_alerts(eng: Engine = Depends(engine), user: User = Depends(anyone), cit
                                                                     "or closed.")] = None,
                 limit: Annotated[int, Query(ge=1, le=svc.LIST_MAX, description="Alerts in the page.")] = svc.LIST_DEFAULT,
                 offset: Annotated[int, Query(ge=0, le=svc.OFFSET_MAX, description="Alerts before the page.")] = 0) -> dict:
-    page = svc.list_alerts(eng, city, kind, status, limit, offset, manager=_scope(user))
+    page = svc.list_alerts(eng, city, kind, status, limit, offset, manager=own_manager(user))
     return {"city": page.city, "total": page.total, "offset": page.offset, "shown": page.shown,
             "alerts": page.records()}
 
@@ -65,13 +61,13 @@ def evaluate(body: Annotated[Evaluation, Body()] = Evaluation(), eng: Engine = D
 
 @router.get("/{alert_id}", summary="One alert, with its geometry")
 def get_alert(alert_id: str, eng: Engine = Depends(engine), user: User = Depends(anyone)) -> dict:
-    return svc.get_alert(eng, alert_id, manager=_scope(user))
+    return svc.get_alert(eng, alert_id, manager=own_manager(user))
 
 
 @router.get("/{alert_id}/history", summary="Every status the alert went through, who moved it and when")
 def history(alert_id: str, eng: Engine = Depends(engine), user: User = Depends(anyone)) -> list[dict]:
-    if _scope(user):
-        svc.get_alert(eng, alert_id, manager=_scope(user))   # his alerts' history only
+    if own_manager(user):
+        svc.get_alert(eng, alert_id, manager=own_manager(user))   # his alerts' history only
     return svc.history_records(eng, alert_id)
 
 

@@ -12,7 +12,7 @@ from api.services import features as svc
 from gis.cql import MAX_CHARS as CQL_MAX
 from gis.users import User
 
-from ..deps import anyone, read
+from ..deps import anyone, own_manager, read
 
 router = APIRouter(tags=["features"])
 GEOJSON = "application/geo+json"
@@ -74,7 +74,7 @@ def items(collectionId: Name, request: Request, conn: Connection = Depends(read)
           filter_crs: Annotated[Optional[str], Query(
               alias="filter-crs", description="CRS of the filter's geometries (default CRS84).")] = None):
     body, out = svc.items_page(conn, collectionId, dict(request.query_params), _base(request),
-                               manager=user.manager_id if user.role == "manager" else None)
+                               manager=own_manager(user))
     return _geojson(body, out)
 
 
@@ -83,7 +83,7 @@ def items(collectionId: Name, request: Request, conn: Connection = Depends(read)
 def item(collectionId: Name, item_id: str, request: Request, conn: Connection = Depends(read), user: User = Depends(anyone),
          crs: Annotated[Optional[str], Query()] = None, plan: Annotated[Optional[str], Query()] = None):
     body, out = svc.item_doc(conn, collectionId, item_id, dict(request.query_params),
-                             manager=user.manager_id if user.role == "manager" else None)
+                             manager=own_manager(user))
     resp = _geojson(body, out)
     tag = edits.etag(conn, collectionId, item_id)     # the version a PUT/PATCH/DELETE names in If-Match
     if tag is not None:

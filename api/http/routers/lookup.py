@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from api.services import lookup as svc
 from gis.users import User
 
-from ..deps import anyone, read
+from ..deps import anyone, own_manager, read
 
 router = APIRouter(prefix="/lookup", tags=["lookup"])
 
@@ -60,4 +60,4 @@ def lookup(conn: Connection = Depends(read), user: User = Depends(anyone),
            city: Annotated[Optional[str], Query(max_length=200,
                                                 description="Only this city's addresses (address lookups).")] = None) -> dict:
     return svc.lookup(conn, lon=lon, lat=lat, subscriber=subscriber, address=address, city=city,
-                      manager=user.manager_id if user.role == "manager" else None)
+                      manager=own_manager(user))

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from api.services import reports as svc
 from gis.users import User
 
-from ..deps import anyone, engine, role
+from ..deps import anyone, engine, own_manager, role
 
 router = APIRouter(prefix="/construction-reports", tags=["construction reports"])
 GEOJSON = "application/geo+json"
@@ -63,7 +63,7 @@ def create_report(body: ReportFeature, eng: Engine = Depends(engine), user: User
                   city: CityQ = None):
     feature = svc.create_report(eng, city, body.geometry.model_dump() if body.geometry else None,
                                 body.properties.model_dump(), crs=body.crs.properties.get("name") if body.crs else None,
-                                as_manager=user.manager_id if user.role == "manager" else None)
+                                as_manager=own_manager(user))
     return JSONResponse(feature, status_code=201, media_type=GEOJSON,
                         headers={"Location": "/construction-reports/" + quote(feature["properties"]["id"], safe="")})
 
