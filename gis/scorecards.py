@@ -10,8 +10,8 @@ from .frames import frame
 
 # Who handled a ticket: whoever held it when it was (last) cleared, else whoever holds it now.
 _TICKETS = """
-    SELECT t.id, t.kind, t.vip, t.status, t.subscriber_id, t.reported_at, t.cleared_at, t.contact_breached_at,
-           t.clear_breached_at, t.community_id, c.parent_id AS office_id,
+    SELECT t.id, t.kind, t.vip, t.status, t.subscriber_id, t.reported_at, t.first_contact_at, t.cleared_at,
+           t.contact_due, t.clear_due, t.contact_breached_at, t.clear_breached_at, t.steps, t.community_id, c.parent_id AS office_id,
            coalesce((SELECT e.manager_id FROM ticket_events e WHERE e.ticket_id = t.id AND e.action = 'clear'
                      ORDER BY e.seq DESC LIMIT 1), t.manager_id) AS manager_id,
            (SELECT e.details FROM ticket_events e WHERE e.ticket_id = t.id AND e.action = 'verify'
@@ -27,7 +27,8 @@ def tickets(conn: Connection, city: str, start, end) -> pd.DataFrame:
     df["satisfaction"] = [d.get("satisfaction") if r else None for d, r in zip(cb, reached)]
     df["checks"] = [d.get("checks") if r else None for d, r in zip(cb, reached)]
     df["satisfaction"] = pd.to_numeric(df["satisfaction"], errors="coerce")
-    for c in ("reported_at", "cleared_at", "contact_breached_at", "clear_breached_at"):
+    for c in ("reported_at", "first_contact_at", "cleared_at", "contact_due", "clear_due", "contact_breached_at",
+              "clear_breached_at"):
         df[c] = pd.to_datetime(df[c], utc=True)
     return df
 

@@ -118,13 +118,18 @@ BOX_OF_TICKET = """coalesce(s.box_id, t.box_id, d.box_id,
 DP_OF_TICKET = "coalesce(s.dp_id, t.dp_id)"
 CONTEXT = ("office_id", "community_id", "district", "manager_id")
 # Every column tickets() can give, and what each one needs joined.
+# Each ticket's clocks as its log last projected them (planning.workorders.clocks), and the
+# number of steps in that log (0: a ticket that has none, judged by the standard clocks).
+CLOCKS = ("contact_due", "clear_due", "contact_breached_at", "clear_breached_at", "steps")
+TIMES = ("reported_at", "first_contact_at", "cleared_at", "contact_due", "clear_due", "contact_breached_at",
+         "clear_breached_at")
 TICKET_COLUMNS = ("id", "subscriber_id", "box_id", "dp_id", "cable_id", "cable_kind", "year_laid", "cause",
-                  "severity", "vip", "reported_at", "first_contact_at", "cleared_at") + CONTEXT
+                  "severity", "vip", "reported_at", "first_contact_at", "cleared_at") + CLOCKS + CONTEXT
 _SELECT = {"id": "t.id", "subscriber_id": "t.subscriber_id", "box_id": f"{BOX_OF_TICKET} AS box_id",
            "dp_id": f"{DP_OF_TICKET} AS dp_id", "cable_id": "coalesce(t.cable_id, s.drop_cable_id) AS cable_id",
            "cable_kind": "c.kind AS cable_kind", "year_laid": "c.year_laid", "cause": "t.cause",
            "severity": "t.severity", "vip": "t.vip", "reported_at": "t.reported_at",
-           "first_contact_at": "t.first_contact_at", "cleared_at": "t.cleared_at"}
+           "first_contact_at": "t.first_contact_at", "cleared_at": "t.cleared_at", **{c: f"t.{c}" for c in CLOCKS}}
 
 
 def lines(conn: Connection, city: str, columns=("id", "box_id", "dp_id", "connected_since")) -> gpd.GeoDataFrame:
@@ -177,7 +182,7 @@ def tickets(conn: Connection, city: str, start: dt.date | str | None = None, end
         ORDER BY t.reported_at, t.id""", {"c": city, "a": start, "b": end}, geometry="g")
     geom = found.geometry.to_numpy()
     df = pd.DataFrame(found.drop(columns="geometry"))
-    for c in ("reported_at", "first_contact_at", "cleared_at"):
+    for c in TIMES:
         if c in df.columns:
             df[c] = pd.to_datetime(df[c], utc=True)
     if context:
@@ -196,6 +201,9 @@ def _district_of(box: str, dp: str) -> str:
             f"AND (m.dp_id IS NULL OR m.dp_id = {dp})")
 
 
+_CLOCKS = ", ".join(f"t.{c}" for c in CLOCKS)
+
+
 def month_kpi_inputs(conn: Connection, city: str, plan: str, month: pd.Period, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What planning.kpi needs for `month`'s KPIs of each district (`district_id`) of `plan`,
     read with bound time ranges on (city_id, reported_at): the month's tickets, those of the 30
@@ -209,16 +217,16 @@ def month_kpi_inputs(conn: Connection, city: str, plan: str, month: pd.Period, t
     _no_jit(conn)
     t = frame(conn, f"""
         WITH t AS (
-            SELECT t.subscriber_id, t.reported_at, t.first_contact_at, t.cleared_at,
+            SELECT t.subscriber_id, t.vip, t.reported_at, t.first_contact_at, t.cleared_at, {_CLOCKS},
                    {BOX_OF_TICKET} AS box_id, {DP_OF_TICKET} AS dp_id
             FROM fault_tickets t
             LEFT JOIN subscribers s ON s.id = t.subscriber_id
             LEFT JOIN distribution_points d ON d.id = t.dp_id
             WHERE t.city_id = %(c)s AND t.kind = 'fault' AND ((t.reported_at >= %(look)s AND t.reported_at < %(m1)s)
                                          OR (t.reported_at >= %(y0)s AND t.reported_at < %(y1)s)))
-        SELECT t.subscriber_id, t.reported_at, t.first_contact_at, t.cleared_at, m.district_id
+        SELECT t.subscriber_id, t.vip, t.reported_at, t.first_contact_at, t.cleared_at, {_CLOCKS}, m.district_id
         FROM t {_district_of("t.box_id", "t.dp_id")}""", p)
-    for c in ("reported_at", "first_contact_at", "cleared_at"):
+    for c in TIMES:
         t[c] = pd.to_datetime(t[c], utc=True)
     # A line without a connection day, or connected by the month a year before, counts in both
     # months; one connected since, in the month only; one connected later, in neither.

@@ -5,8 +5,8 @@ operators assessed and paid by.
 
 tickets: the month's tickets (reported in it) with `id`, `kind`, `vip`, `status`, the group
 columns (`manager_id`: who handled it, `community_id`, `office_id`), `subscriber_id`,
-`reported_at`, `cleared_at`, `contact_breached_at`, `clear_breached_at` (their clocks, from the
-log: planning.workorders.clocks), `satisfaction` and the call-back's `checks` (a dict, or None);
+`reported_at`, `first_contact_at`, `cleared_at`, `contact_due`, `clear_due`, `contact_breached_at`,
+`clear_breached_at` (their clocks, from the log: planning.workorders.clocks), `satisfaction` and the call-back's `checks` (a dict, or None);
 and `earlier`: the faults of the 30 days before the month (for repeats), same columns.
 inspections: the month's inspections (`manager_id` and the groups, `result`) and `due` per group
 (a Series: each box and distribution box at least once a month).
@@ -16,8 +16,10 @@ rates: points per piece of work ({kind: points, "inspection": points, "vip": bon
 Per group:
 - tickets, and tickets by kind;
 - contact_on_time: share of tickets contacted before the contact clock ran out (20 minutes
-  unless the kind's policy says otherwise; pauses and working hours as the clock counts them);
-- clear_on_time: share cleared before the clearing clock ran out (24 hours, a VIP's 3);
+  unless the kind's policy says otherwise; pauses and working hours as the clock counts them),
+  among those whose verdict is known at `until` (the month's end, or now);
+- clear_on_time: the same for the clearing clock (24 hours, a VIP's 3): a ticket still open
+  when it ran out is a miss. Both by planning.workorders.clocks.verdicts, as the fault KPIs;
 - repeat_share: share of faults whose subscriber had another fault in the 30 days before
   (planning.kpi.repeats, the fault KPIs' own rule);
 - satisfaction: mean of the call-backs that reached the subscriber, and each check's yes share;
@@ -32,20 +34,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from planning.kpi import repeats
+from planning.kpi import repeats, ticket_clocks
+from planning.workorders.clocks import verdicts
 from planning.workorders.lifecycle import CHECKS, KINDS
 
 GROUPS = ("manager_id", "community_id", "office_id")
 
 
 def scorecard(tickets: pd.DataFrame, earlier: pd.DataFrame, inspections: pd.DataFrame, due: pd.Series,
-              subscribers: pd.DataFrame, rates: dict, by: str = "manager_id") -> pd.DataFrame:
+              subscribers: pd.DataFrame, rates: dict, by: str = "manager_id", until=None) -> pd.DataFrame:
     if by not in GROUPS:
         raise ValueError(f"by {by!r} is not one of {', '.join(GROUPS)}")
     t = tickets.copy()
     t["cleared"] = t["status"].isin(["cleared", "verified"])
-    t["contact_ok"] = t["contact_breached_at"].isna()
-    t["clear_ok"] = t["clear_breached_at"].isna() & t["cleared"]
+    until = pd.Timestamp.now(tz="UTC") if until is None else until
+    clocks = ticket_clocks(t)
+    for name, stop in (("contact", "first_contact_at"), ("clear", "cleared_at")):
+        known, kept = verdicts(t[stop], clocks[f"{name}_due"], clocks[f"{name}_breached_at"], until)
+        t[f"{name}_known"], t[f"{name}_ok"] = known.astype(float), kept.astype(float)
     faults = pd.concat([earlier.assign(_here=False), t.assign(_here=True)], ignore_index=True)
     faults = faults[faults["kind"] == "fault"]
     rep = pd.Series(repeats(faults), index=faults.index)[faults["_here"].to_numpy()]
@@ -59,14 +65,13 @@ def scorecard(tickets: pd.DataFrame, earlier: pd.DataFrame, inspections: pd.Data
     for k in KINDS:
         t[f"tickets_{k}"] = (t["kind"] == k).astype(int)
     t["installs_done"] = ((t["kind"] == "install") & t["cleared"]).astype(int)
-    t["contact_ok"] = t["contact_ok"].astype(float)
     g = t.groupby(by, dropna=False)
     # Plain column sums and means: they hold for a month with no tickets too.
     out = pd.DataFrame({
         "tickets": g.size(),
         **{f"tickets_{k}": g[f"tickets_{k}"].sum() for k in KINDS},
-        "contact_on_time": g["contact_ok"].mean(),
-        "clear_on_time": g["clear_ok"].sum() / g["cleared"].sum().replace(0, np.nan),
+        "contact_on_time": g["contact_ok"].sum() / g["contact_known"].sum().replace(0, np.nan),
+        "clear_on_time": g["clear_ok"].sum() / g["clear_known"].sum().replace(0, np.nan),
         "repeat_share": g["repeat"].mean(),
         "callbacks": t[reached].groupby(by, dropna=False).size(),
         "satisfaction": t[reached].groupby(by, dropna=False)["satisfaction"].mean(),

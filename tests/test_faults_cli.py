@@ -130,6 +130,11 @@ def test_kpi_by_district_and_manager_follow_the_active_plan(cli, engine, loaded_
         assert len(by_d) == 5 and sum(x["lines"] for x in by_d[:4]) == by_d[4]["lines"] == 20_000
         assert {x["manager_id"] for x in by_m} == set(managers) | {"(city)"}
         assert sorted(x["tickets"] for x in by_m) == sorted(x["tickets"] for x in by_d)  # one manager a district
+        # Each manager's row carries his month's scorecard; the city's, the city's: the same fault
+        # tickets as the KPIs count, through the loop's own tables.
+        assert all({"points", "inspections_due", "satisfaction", "tickets_install"} <= set(x) for x in by_m)
+        assert by_m[-1]["tickets_fault"] == by_m[-1]["tickets"] > 0
+        assert 0 < by_m[-1]["clear_on_time"] <= 1 and by_m[-1]["callbacks"] > 0
         with engine.connect() as conn:
             code = dict(conn.execute(text("SELECT id, code FROM districts WHERE plan_id = :p"), {"p": plan}).all())
         manager_of = {code[d]: m for d, m in zip(districts, managers)}

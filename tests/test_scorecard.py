@@ -9,13 +9,16 @@ from planning.scorecard import scorecard
 from problems import problem
 
 T = pd.Timestamp("2026-10-05 09:00", tz="UTC")
+UNTIL = pd.Timestamp("2026-11-01", tz="UTC")
 RATES = {"fault": 1.0, "install": 2.0, "complaint": 1.0, "inspection": 0.25, "vip": 0.5}
 
 
 def _t(i, manager, kind="fault", vip=False, status="cleared", sub=None, late_contact=False, late_clear=False,
        satisfaction=None, checks=None, at=T):
     return {"id": f"T{i}", "kind": kind, "vip": vip, "status": status, "manager_id": manager, "community_id": "C1",
-            "office_id": "R1", "subscriber_id": sub, "reported_at": at, "cleared_at": at if status != "new" else pd.NaT,
+            "office_id": "R1", "subscriber_id": sub, "reported_at": at, "steps": 3,
+            "first_contact_at": at if status != "new" else pd.NaT, "cleared_at": at if status != "new" else pd.NaT,
+            "contact_due": at + pd.Timedelta(minutes=20), "clear_due": at + pd.Timedelta(hours=3 if vip else 24),
             "contact_breached_at": at if late_contact else pd.NaT, "clear_breached_at": at if late_clear else pd.NaT,
             "satisfaction": satisfaction, "checks": checks}
 
@@ -25,19 +28,20 @@ def test_a_month_of_hand_made_tickets_adds_up():
         _t(1, "A", sub="S1"), _t(2, "A", sub="S1", at=T + pd.Timedelta(days=3), late_contact=True),   # a repeat
         _t(3, "A", kind="install", vip=True, late_clear=True, satisfaction=4.0,
            checks={"badge": True, "shoe_covers": False}),
-        _t(4, "A", status="new", sub="S9"),                        # still open: no points, no clear counted
+        _t(4, "A", status="new", sub="S9"),          # still open when both clocks ran out (not yet stamped): misses
         _t(5, "B", sub="S2", satisfaction=2.0, checks={"badge": False}),
+        _t(6, "A", kind="complaint", status="new", at=UNTIL - pd.Timedelta(minutes=5)),   # open, within its time: not judged yet
     ])
     earlier = pd.DataFrame([{"id": "E1", "kind": "fault", "subscriber_id": "S2", "reported_at": T - pd.Timedelta(days=10)}])
     insp = pd.DataFrame({"manager_id": ["A", "A", "B"], "community_id": "C1", "office_id": "R1", "result": "ok"})
     due = pd.Series({"A": 10, "B": 4})
     subs = pd.DataFrame({"manager_id": ["A", "B", "B"], "community_id": "C1", "office_id": "R1",
                          "monthly_revenue": [100.0, 50.0, 25.5]})
-    c = scorecard(tickets, earlier, insp, due, subs, RATES).set_index("manager_id")
+    c = scorecard(tickets, earlier, insp, due, subs, RATES, until=UNTIL).set_index("manager_id")
     a, b = c.loc["A"], c.loc["B"]
-    assert (a["tickets"], a["tickets_fault"], a["tickets_install"]) == (4, 3, 1)
-    assert a["contact_on_time"] == pytest.approx(3 / 4)          # one contacted late
-    assert a["clear_on_time"] == pytest.approx(2 / 3)            # of the 3 cleared, the install late
+    assert (a["tickets"], a["tickets_fault"], a["tickets_install"]) == (5, 3, 1)
+    assert a["contact_on_time"] == pytest.approx(2 / 4)          # one contacted late, one never
+    assert a["clear_on_time"] == pytest.approx(2 / 4)            # the install late, one never cleared
     assert a["repeat_share"] == pytest.approx(1 / 3)             # S1's second fault within 30 days
     assert b["repeat_share"] == 1.0                              # S2 had a fault 10 days before the month
     assert (a["callbacks"], a["satisfaction"], a["check_badge"], a["check_shoe_covers"]) == (1, 4.0, 1.0, 0.0)
@@ -46,8 +50,8 @@ def test_a_month_of_hand_made_tickets_adds_up():
     # 2 faults + 1 install (2.0) with the VIP bonus (0.5), + 2 inspections at 0.25
     assert a["points"] == pytest.approx(1 + 1 + 2 + 0.5 + 0.5)
     assert b["points"] == pytest.approx(1 + 0.25)
-    office = scorecard(tickets, earlier, insp, pd.Series({"R1": 14}), subs, RATES, by="office_id")
-    assert office["tickets"].iat[0] == 5 and office["points"].iat[0] == pytest.approx(a["points"] + b["points"])
+    office = scorecard(tickets, earlier, insp, pd.Series({"R1": 14}), subs, RATES, by="office_id", until=UNTIL)
+    assert office["tickets"].iat[0] == 6 and office["points"].iat[0] == pytest.approx(a["points"] + b["points"])
 
 
 def test_the_managers_scorecard_counts_his_loop(http, engine, active_plan):

@@ -117,20 +117,30 @@ def kpi(by: Annotated[str, typer.Option(help="box, district, manager, community 
         month: Annotated[Optional[str], typer.Option(help="YYYY-MM, the city's local month (default: every month).")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False, city: CityOpt = None) -> None:
     """Service KPIs: fault rate, repair within 24 h, contact within 20 min, time to clear, repeats;
-    the last rows, "(city)", are the whole city's."""
+    the last rows, "(city)", are the whole city's. By manager, community or office with --month,
+    each row also has the month's scorecard: tickets by kind, clocks kept, call-backs and
+    satisfaction, inspections done and due, installs, new revenue and piece-rate points."""
     from api.services.faults import scorecard
+    from api.services.scorecards import BY as CARD_BY, with_cards
     from planning.kpi import TOTAL
     m = parse_month(month, "--month")
     df = scorecard(engine(), city, by, m)
+    cards = by in CARD_BY and m is not None
+    if cards:
+        with engine().connect() as conn:
+            df = with_cards(conn, city, df, by, m)
     if as_json:
         print(df.assign(month=df["month"].astype(str)).to_json(orient="records"))
         return
     group = df.columns[0]
-    t = Table(by, "month", "lines", "faults", "per 100 lines", "24 h", "20 min", "mean h", "p90 h", "repeat", "yoy")
+    heads = ["lines", "faults", "per 100 lines", "24 h", "20 min", "mean h", "p90 h", "repeat", "yoy"]
+    t = Table(by, "month", *heads, *(["inspections", "sat.", "points"] if cards else []))
     for r in df.itertuples(index=False):
         g = getattr(r, group)
+        card = [f"{_num(r.inspections_done, '.0f')}/{_num(r.inspections_due, '.0f')}", _num(r.satisfaction, ".2f"),
+                _num(r.points, ",.1f")] if cards else []
         t.add_row(str(g) if g == g else "(none)", str(r.month), _num(r.lines, ",.0f"), f"{r.tickets:,}",
                   _num(r.fault_rate, ".2f"), _pct(r.repair_24h), _pct(r.contact_20min), _num(r.clear_mean_h, ".1f"),
-                  _num(r.clear_p90_h, ".1f"), _pct(r.repeat_share), _num(r.fault_rate_yoy, "+.0%"),
+                  _num(r.clear_p90_h, ".1f"), _pct(r.repeat_share), _num(r.fault_rate_yoy, "+.0%"), *card,
                   style="bold" if g == TOTAL else None)
     out.print(t)

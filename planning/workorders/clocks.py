@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .calendar import Calendar
@@ -144,3 +145,30 @@ def due_escalations(events, policy: dict, now, cal: Calendar | None = None) -> l
                 out.append({"action": "breach" if frac == 1.0 else "escalate", "at": at, "clock": name,
                             "level": level, "fraction": frac})
     return sorted(out, key=lambda e: e["at"])
+
+
+# ---- many tickets at once ---------------------------------------------------------------------
+
+def uninterrupted(started: pd.Series, stopped: pd.Series, target_s, now) -> tuple[pd.Series, pd.Series]:
+    """clock() for many tickets that were never paused, on a 24x7 calendar (a file of past
+    faults, a history without a log): each clock's due time and breach instant, vectorised.
+    It is the same clock: due at start + target, breached then unless it stopped before."""
+    started = pd.to_datetime(started, utc=True)
+    due = started + pd.to_timedelta(np.asarray(target_s, float) * np.ones(len(started)), unit="s")
+    end = pd.to_datetime(stopped, utc=True).fillna(_ts(now))
+    return due, due.where(due <= end)
+
+
+def verdicts(stopped: pd.Series, due: pd.Series, breached_at: pd.Series, until) -> tuple[pd.Series, pd.Series]:
+    """Whether each clock was kept, judged at `until` (the end of a month, or now): (known, kept).
+    The one rule every figure of "on time" counts by (the fault KPIs, the scorecards): a clock is
+    kept when it stopped unbreached, missed when it was breached by `until` (or was due by then,
+    running, and the scan has not stamped it yet), and not known yet otherwise (it still runs,
+    or is paused, within its time)."""
+    stopped = pd.to_datetime(stopped, utc=True)
+    due = pd.to_datetime(due, utc=True)
+    breached_at = pd.to_datetime(breached_at, utc=True)
+    until = pd.to_datetime(until, utc=True) if not isinstance(until, pd.Timestamp) else _ts(until)
+    kept = stopped.notna() & breached_at.isna()
+    missed = (breached_at <= until) | (stopped.isna() & breached_at.isna() & (due <= until))
+    return kept | missed, kept
