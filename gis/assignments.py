@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import tiles
 from .errors import Conflict, InputError, NotFound
+from .holding import in_force
 from .tickets import BOX_OF_TICKET, DP_OF_TICKET
 
 
@@ -39,13 +40,12 @@ def plan_of_city(conn: Connection, city: str, plan: str | None) -> str:
 
 def districts(conn: Connection, plan: str, at: dt.datetime | None = None) -> pd.DataFrame:
     """Every district of a plan with its figures and the manager who owns it at `at` (now)."""
-    res = conn.execute(text("""
+    res = conn.execute(text(f"""
         SELECT d.code, d.id AS district_id, d.subscribers, d.workload,
                (d.totals->>'deviation')::float AS deviation, a.manager_id, m.name AS manager_name,
                a.valid_from, a.valid_to
         FROM districts d
-        LEFT JOIN district_assignments a ON a.district_id = d.id AND a.valid_from <= :at
-             AND (a.valid_to IS NULL OR a.valid_to > :at)
+        LEFT JOIN district_assignments a ON a.district_id = d.id AND {in_force(":at")}
         LEFT JOIN managers m ON m.id = a.manager_id
         WHERE d.plan_id = :p ORDER BY d.code"""), {"p": plan, "at": at or dt.datetime.now(dt.timezone.utc)})
     return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
@@ -227,5 +227,5 @@ def manager_districts(conn: Connection, manager_id: str, at: dt.datetime | None 
     return [dict(r) for r in conn.execute(text(
         "SELECT d.id, d.code, d.plan_id, d.subscribers, a.valid_from, a.valid_to FROM district_assignments a "
         "JOIN districts d ON d.id = a.district_id JOIN district_plans p ON p.id = d.plan_id AND p.status = 'active' "
-        "WHERE a.manager_id = :m AND a.valid_from <= :t AND (a.valid_to IS NULL OR a.valid_to > :t) ORDER BY d.code"),
+        f"WHERE a.manager_id = :m AND {in_force(':t')} ORDER BY d.code"),
         {"m": manager_id, "t": at or dt.datetime.now(dt.timezone.utc)}).mappings()]

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, text
 from .cql import Filter
 from .errors import InputError, NotFound
 from .layers import LAYERS
+from .holding import held_by, in_force
 
 EXACT_UP_TO = 10_000
 TIME_COLUMNS = {"fault_tickets": "reported_at", "construction_reports": "reported_on"}
@@ -53,7 +54,7 @@ def _collections() -> dict[str, Collection]:
          "deviation": "float", "manager_id": "text"},
         select={"deviation": "(t.totals->>'deviation')::float",
                 "manager_id": "(SELECT a.manager_id FROM district_assignments a WHERE a.district_id = t.id "
-                              "AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now()) LIMIT 1)"})
+                              f"AND {in_force('now()')} LIMIT 1)"})
     return out
 
 
@@ -107,20 +108,22 @@ def _typed(c: Collection, prop: str, value: str):
 
 # What a manager's key sees of the layers about people and their tickets: the subscribers and the
 # tickets of the districts he holds now (a ticket also while he holds it).
-_HELD = ("SELECT a.district_id FROM district_assignments a JOIN districts d ON d.id = a.district_id "
-         "JOIN district_plans p ON p.id = d.plan_id AND p.status = 'active' WHERE a.manager_id = :mgr "
-         "AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now())")
-MANAGER_SCOPE = {
-    "subscribers": f"EXISTS (SELECT 1 FROM district_members m WHERE m.box_id = t.box_id "
-                   f"AND (m.dp_id IS NULL OR m.dp_id = t.dp_id) AND m.district_id IN ({_HELD}))",
-    "fault_tickets": f"(t.manager_id = :mgr OR t.district_id IN ({_HELD}))",
-}
+def manager_scope(table: str, manager: str = ":mgr") -> str | None:
+    """SQL: the rows of `table` (as t) a manager's key sees, those of the districts he holds now
+    (a ticket also while it is his); None for a table every key sees whole."""
+    held = held_by(manager, "now()")
+    return {"subscribers": "EXISTS (SELECT 1 FROM district_members m WHERE m.box_id = t.box_id "
+                           f"AND (m.dp_id IS NULL OR m.dp_id = t.dp_id) AND m.district_id IN ({held}))",
+            "fault_tickets": f"(t.manager_id = {manager} OR t.district_id IN ({held}))"}.get(table)
+
+
+SCOPED = ("subscribers", "fault_tickets")   # the tables manager_scope() bounds
 
 
 def _where(c: Collection, q: Query, params: dict) -> str:
     parts = []
-    if q.manager is not None and c.table in MANAGER_SCOPE:
-        parts.append(MANAGER_SCOPE[c.table])
+    if q.manager is not None and c.table in SCOPED:
+        parts.append(manager_scope(c.table))
         params["mgr"] = q.manager
     if c.id == "districts":
         if q.plan is None:

@@ -10,6 +10,8 @@ import unicodedata
 
 from sqlalchemy import Connection, text
 
+from .holding import in_force
+
 # The subscriber and everything the call centre says about its owner. A split box's dp row
 # wins over the whole-box row (`dm.dp_id IS NULL` sorts false first).
 _ANSWER = """
@@ -24,15 +26,14 @@ LEFT JOIN LATERAL (
     JOIN district_members dm ON dm.plan_id = p.id AND dm.box_id = s.box_id
                             AND (dm.dp_id IS NULL OR dm.dp_id = s.dp_id)
     JOIN districts d ON d.id = dm.district_id
-    LEFT JOIN district_assignments a ON a.district_id = d.id AND a.valid_from <= now()
-                                    AND (a.valid_to IS NULL OR a.valid_to > now())
+    LEFT JOIN district_assignments a ON a.district_id = d.id AND {held_now}
     LEFT JOIN managers m ON m.id = a.manager_id
     WHERE p.city_id = s.city_id AND p.status = 'active'
     ORDER BY dm.dp_id IS NULL
     LIMIT 1) o ON true
 """
 
-_BY_ID = text(_ANSWER.format(extra="", source="subscribers s") + " WHERE s.id = :id")
+_BY_ID = text(_ANSWER.format(extra="", held_now=in_force("now()"), source="subscribers s") + " WHERE s.id = :id")
 
 # The nearest subscriber in metres. `<->` on the GiST index is the nearest in degrees, which is
 # not the nearest in metres (a degree of longitude is shorter than one of latitude away from
@@ -41,7 +42,7 @@ _BY_ID = text(_ANSWER.format(extra="", source="subscribers s") + " WHERE s.id = 
 # of longitude at least 111,319 m times the cosine of the box's farthest latitude), again on
 # the index, and ranked by the geography distance on the spheroid.
 _POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"   # inline, not a CTE: KNN needs it constant
-_NEAREST = text(_ANSWER.format(extra=", n.distance_m", source=f"""
+_NEAREST = text(_ANSWER.format(extra=", n.distance_m", held_now=in_force("now()"), source=f"""
     (WITH first AS (SELECT ST_Distance(s.geometry::geography, {_POINT}::geography) AS d
                     FROM subscribers s ORDER BY s.geometry <-> {_POINT} LIMIT 1),
           span AS (SELECT d, d / 110574.0 * 1.01 + 1e-9 AS dy FROM first)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, text
 
 from . import store, tiles
 from .errors import Conflict, InputError, NotFound
+from .holding import in_force
 from .tickets import BOX_OF_TICKET
 from .units import service_areas
 
@@ -284,15 +285,14 @@ def district_features(conn: Connection, plan_id: str) -> list[dict]:
     """The plan's districts as GeoJSON features (EPSG:4326, 7 decimals: about a centimetre), each
     with the manager who owns it now; built by PostGIS in one statement."""
     plan_header(conn, plan_id)
-    raw = conn.execute(text("""
+    raw = conn.execute(text(f"""
         SELECT coalesce(json_agg(json_build_object(
                  'type', 'Feature', 'id', d.id, 'geometry', ST_AsGeoJSON(d.geometry, 7)::json,
                  'properties', json_build_object('code', d.code, 'subscribers', d.subscribers,
                      'workload', d.workload, 'deviation', (d.totals->>'deviation')::float,
                      'manager_id', a.manager_id)) ORDER BY d.code), '[]')::text
         FROM districts d
-        LEFT JOIN district_assignments a ON a.district_id = d.id AND a.valid_from <= now()
-             AND (a.valid_to IS NULL OR a.valid_to > now())
+        LEFT JOIN district_assignments a ON a.district_id = d.id AND {in_force("now()")}
         WHERE d.plan_id = :p"""), {"p": plan_id}).scalar()
     return json.loads(raw)
 

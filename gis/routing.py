@@ -13,6 +13,7 @@ import datetime as dt
 from sqlalchemy import Connection, text
 
 from .errors import InputError, NotFound
+from .holding import in_force
 
 # From a source row (box_id, dp_id, and what else it carries) to its district, manager and
 # community at :at, in the same statement. A split box's members name their dp; a ticket on the
@@ -30,8 +31,7 @@ _OWNER = """
                          AND (m.dp_id IS NULL OR m.dp_id = src.dp_id OR src.dp_id IS NULL)
                        ORDER BY (m.dp_id = src.dp_id) DESC NULLS LAST, m.dp_id LIMIT 1) m ON true
     LEFT JOIN districts d ON d.id = m.district_id
-    LEFT JOIN district_assignments a ON a.district_id = m.district_id AND a.valid_from <= :at
-         AND (a.valid_to IS NULL OR a.valid_to > :at)"""
+    LEFT JOIN district_assignments a ON a.district_id = m.district_id AND {in_force}"""
 _SUBSCRIBER = ("SELECT s.id AS subscriber_id, s.box_id, s.dp_id, ST_X(s.geometry) AS lon, ST_Y(s.geometry) AS lat "
                "FROM subscribers s WHERE s.id = :s")
 _BOX = ("SELECT NULL::text AS subscriber_id, b.id AS box_id, CAST(:dp AS text) AS dp_id, "
@@ -42,7 +42,7 @@ AT_SUBSCRIBER_M = 5.0
 
 
 def _owner(conn: Connection, src: str, params: dict) -> dict | None:
-    row = conn.execute(text(_OWNER.format(src=src)), params).mappings().first()
+    row = conn.execute(text(_OWNER.format(src=src, in_force=in_force(":at"))), params).mappings().first()
     return None if row is None else dict(row)
 
 

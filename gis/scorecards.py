@@ -7,6 +7,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from .frames import frame
+from .holding import in_force
 
 # Who handled a ticket: whoever held it when it was (last) cleared, else whoever holds it now.
 _TICKETS = """
@@ -51,7 +52,7 @@ def inspections(conn: Connection, city: str, start, end) -> pd.DataFrame:
 def holdings(conn: Connection, city: str, at) -> pd.DataFrame:
     """Each manager holding a district of the active plan at `at`, with its boxes and
     distribution boxes to inspect (each at least once a month) and his community and office."""
-    return frame(conn, """
+    return frame(conn, f"""
         SELECT a.manager_id, m.community_id, c.parent_id AS office_id, a.district_id,
                (SELECT count(DISTINCT x.box_id) FROM district_members x WHERE x.district_id = a.district_id)
              + (SELECT count(*) FROM district_members x JOIN distribution_points d ON d.box_id = x.box_id
@@ -59,18 +60,17 @@ def holdings(conn: Connection, city: str, at) -> pd.DataFrame:
         FROM district_assignments a JOIN districts dd ON dd.id = a.district_id
         JOIN district_plans p ON p.id = dd.plan_id AND p.status = 'active' AND p.city_id = %(c)s
         JOIN managers m ON m.id = a.manager_id LEFT JOIN admin_areas c ON c.id = m.community_id
-        WHERE a.valid_from <= %(t)s AND (a.valid_to IS NULL OR a.valid_to > %(t)s)""", {"c": city, "t": at})
+        WHERE {in_force("%(t)s")}""", {"c": city, "t": at})
 
 
 def connected(conn: Connection, city: str, first, last, at) -> pd.DataFrame:
     """Subscribers connected in [first, last] with the manager of their district at `at`."""
-    return frame(conn, """
+    return frame(conn, f"""
         SELECT s.id, s.monthly_revenue, a.manager_id, mg.community_id, c.parent_id AS office_id
         FROM subscribers s
         JOIN district_plans p ON p.city_id = s.city_id AND p.status = 'active'
         JOIN district_members x ON x.plan_id = p.id AND x.box_id = s.box_id AND (x.dp_id IS NULL OR x.dp_id = s.dp_id)
-        LEFT JOIN district_assignments a ON a.district_id = x.district_id AND a.valid_from <= %(t)s
-             AND (a.valid_to IS NULL OR a.valid_to > %(t)s)
+        LEFT JOIN district_assignments a ON a.district_id = x.district_id AND {in_force("%(t)s")}
         LEFT JOIN managers mg ON mg.id = a.manager_id LEFT JOIN admin_areas c ON c.id = mg.community_id
         WHERE s.city_id = %(c)s AND s.connected_since BETWEEN %(a)s AND %(b)s""",
                  {"c": city, "a": first, "b": last, "t": at})

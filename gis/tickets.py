@@ -16,6 +16,7 @@ from sqlalchemy import Connection, text
 
 from .errors import InputError
 from .frames import frame, geoframe
+from .holding import in_force
 from .models import SRID
 
 
@@ -77,10 +78,10 @@ def box_context(conn: Connection, city: str) -> pd.DataFrame:
                  ORDER BY a.geometry <-> b.geometry LIMIT 1) AS community_id,
                (SELECT count(*) FROM subscribers s WHERE s.box_id = b.id) AS lines
         FROM boxes b WHERE b.city_id = %(c)s""", {"c": city})
-    members = frame(conn, """
+    members = frame(conn, f"""
         SELECT m.box_id, m.dp_id, d.code AS district,
                (SELECT x.manager_id FROM district_assignments x WHERE x.district_id = d.id
-                  AND x.valid_from <= now() AND (x.valid_to IS NULL OR x.valid_to > now()) LIMIT 1) AS manager_id
+                  AND {in_force("now()", "x")} LIMIT 1) AS manager_id
         FROM district_members m JOIN districts d ON d.id = m.district_id
         JOIN district_plans p ON p.id = m.plan_id
         WHERE p.city_id = %(c)s AND p.status = 'active'""", {"c": city})

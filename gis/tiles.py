@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
-from .features import COLLECTIONS
+from .features import COLLECTIONS, SCOPED, manager_scope
 from .models import Base
 
 MAX_ZOOM = 22
@@ -124,7 +124,7 @@ def etag_of(data: bytes) -> str:
     return f'"{hashlib.md5(data).hexdigest()}"'
 
 
-def _render_sql(lay: TileLayer, z: int) -> str:
+def _render_sql(lay: TileLayer, z: int, scope: str | None = None) -> str:
     c = COLLECTIONS[lay.id]
     cols = [f'{c.expr("id")} AS "id"'] + [f'{c.expr(p)} AS "{p}"' for p in lay.properties]
     cols += [f'{sql} AS "{name}"' for name, (sql, _) in lay.derived.items()]
@@ -144,6 +144,8 @@ def _render_sql(lay: TileLayer, z: int) -> str:
     if lay.id == "districts":
         where.append("t.plan_id = ANY(CAST(%(plans)s AS text[]))")
     where += [cond for zoom, cond in lay.detail if z < zoom]
+    if scope is not None:
+        where.append(scope)
     rows = (f"SELECT {', '.join(cols)}, ST_AsMVTGeom({geom}, {ENVELOPE}, {EXTENT}, "
             f'{BUFFER}) AS geom FROM "{c.table}" t WHERE {" AND ".join(where)}')
     expires = "CAST(NULL AS timestamptz)"
@@ -173,14 +175,16 @@ def _lookup_sql(lay: TileLayer, plan: str | None) -> str:
 
 
 async def tile(aconn, layer: str, z: int, x: int, y: int, *, plan: str | None = None,
-               known: tuple[str, ...] = (), any_etag: bool = False) -> Tile | None:
+               known: tuple[str, ...] = (), any_etag: bool = False, manager: str | None = None) -> Tile | None:
     """The tile, from the cache or rendered (and stored); None when `plan` does not exist.
 
     `aconn`: a psycopg AsyncConnection in autocommit (gis.db.async_pool), so a hit is one round
     trip, no BEGIN and COMMIT around it; a miss renders and stores in a transaction of its own.
     `known`: ETags the caller holds (the client's If-None-Match, the server's copy in memory) and
     `any_etag` (If-None-Match: *): a tile whose ETag is among them comes back with `data` None,
-    its bytes not sent from the database."""
+    its bytes not sent from the database. `manager`: a manager's key, who sees of the subscribers
+    and the tickets only those of the districts he holds (gis.features.manager_scope): his tiles
+    of those layers are rendered for him and never stored in, or read from, the shared cache."""
     lay = LAYERS[layer]
     if lay.id != "districts":
         plan = None
@@ -189,6 +193,13 @@ async def tile(aconn, layer: str, z: int, x: int, y: int, *, plan: str | None = 
             return None
         etag = etag_of(b"")
         return Tile(None if any_etag or etag in known else b"", etag, "skip")
+    if manager is not None and lay.id in SCOPED:
+        async with aconn.transaction():
+            await _one(aconn, "SELECT set_config('jit', 'off', true)", {})
+            data, etag = await _one(aconn, _render_and_store_sql(lay, z, False, manager_scope(lay.id, "%(mgr)s")),
+                                    {"z": z, "x": x, "y": y, "name": lay.id, "plans": [], "mgr": manager})
+        data = bytes(data)
+        return Tile(None if any_etag or etag in known else data, etag, "bypass")
     params = {"layer": lay.id, "z": z, "x": x, "y": y, "plan": plan, "any_etag": any_etag, "etags": list(known)}
     key, exists, etag, data = await _one(aconn, _lookup_sql(lay, plan), params)
     if not exists:
@@ -216,10 +227,10 @@ async def _one(aconn, sql: str, params: dict) -> tuple:
     return await (await aconn.execute(sql, params, binary=True)).fetchone()
 
 
-def _render_and_store_sql(lay: TileLayer, z: int, store: bool) -> str:
+def _render_and_store_sql(lay: TileLayer, z: int, store: bool, scope: str | None = None) -> str:
     """The render, its ETag (etag_of: the MD5 of the bytes, in SQL) and, when `store`, its row in
-    the cache, as one statement answering (tile, etag)."""
-    render = _render_sql(lay, z)
+    the cache, as one statement answering (tile, etag). `scope`: a further condition on the rows."""
+    render = _render_sql(lay, z, scope)
     etag = "'\"' || md5(r.tile) || '\"'"
     if not store:
         return f"WITH r AS ({render}) SELECT r.tile, {etag} FROM r"

@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from .errors import InputError, NotFound
+from .holding import held_by, in_force
 
 TICKET_FIELDS = ("id", "city_id", "kind", "category", "vip", "status", "paused", "subscriber_id", "box_id", "dp_id",
                  "cable_id", "district_id", "manager_id", "queue_id", "community_id", "first_responsible", "routing_reason",
@@ -164,10 +165,7 @@ def community_of_manager(conn: Connection, manager_id: str) -> str | None:
 
 def held_districts(conn: Connection, manager_id: str, at: dt.datetime) -> list[str]:
     """The districts of active plans the manager holds at `at`."""
-    return list(conn.execute(text(
-        "SELECT a.district_id FROM district_assignments a JOIN districts d ON d.id = a.district_id "
-        "JOIN district_plans p ON p.id = d.plan_id AND p.status = 'active' WHERE a.manager_id = :m "
-        "AND a.valid_from <= :at AND (a.valid_to IS NULL OR a.valid_to > :at)"), {"m": manager_id, "at": at}).scalars())
+    return list(conn.execute(text(held_by(":m", ":at")), {"m": manager_id, "at": at}).scalars())
 
 
 # ---- tickets that came without a log (a file of past faults, the demo) ------------------------
@@ -198,8 +196,7 @@ def adoptable(conn: Connection, city: str) -> pd.DataFrame:
                            JOIN district_plans pl ON pl.id = m.plan_id AND pl.status = 'active' AND pl.city_id = %(c)s
                            WHERE m.box_id = t.box_id AND (m.dp_id IS NULL OR m.dp_id = t.dp_id)
                            ORDER BY m.dp_id NULLS FIRST LIMIT 1) m ON true
-        LEFT JOIN district_assignments a ON a.district_id = m.district_id AND a.valid_from <= t.reported_at
-             AND (a.valid_to IS NULL OR a.valid_to > t.reported_at)
+        LEFT JOIN district_assignments a ON a.district_id = m.district_id AND {in_force("t.reported_at")}
         LEFT JOIN community c ON c.box_id = t.box_id
         JOIN ticket_policies p ON p.kind = t.kind AND p.priority = CASE WHEN t.vip THEN 'vip' ELSE 'normal' END
         ORDER BY t.id""", {"c": city})

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine
 from gis import assignments as store
 from gis import store as gis_store
 from gis import tickets as tickets_store
+from gis import workorders
 from gis.errors import InputError, PianquError
 from gis.tickets import city_timezone
 from gis.validate import Problems
@@ -184,7 +185,9 @@ def district_list(conn: Connection, city: str | None, plan: str | None = None, m
     return {"plan_id": plan_id, "kpi_month": kp["month"], "city_kpis": kp["city"] or _no_kpis(), "districts": rows}
 
 
-def district_detail(conn: Connection, district: str, month: str | None = None) -> dict:
+def district_detail(conn: Connection, district: str, month: str | None = None, *, manager: str | None = None) -> dict:
+    """One district. `manager`: a manager's key, who reads any district's figures and owner but
+    the alerts only of the districts he holds (`alerts` is null for the others)."""
     d = store.district_row(conn, district)
     figs = store.district_figures(conn, d.plan_id, district)
     hist = store.history(conn, district)
@@ -196,7 +199,8 @@ def district_detail(conn: Connection, district: str, month: str | None = None) -
             "revenue": jsonable(d.revenue), "boxes": store.district_boxes(conn, district),
             "open_faults": int(figs["open_faults"].sum()) if len(figs) else 0,
             "kpi_month": kp["month"], "kpis": kp["districts"].get(d.id) or _no_kpis(),
-            "alerts": store.district_alerts(conn, district),
+            "alerts": store.district_alerts(conn, district) if manager is None
+            or district in workorders.held_districts(conn, manager, now) else None,
             "manager": None if current is None else {k: current[k] for k in ("manager_id", "manager_name",
                                                                              "valid_from", "valid_to")},
             "manager_id": None if current is None else current["manager_id"],

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, text
 
 from gis import workorders as store
 from gis.tickets import BOX_OF_TICKET, DP_OF_TICKET
+from gis.holding import in_force
 from planning.workorders import clocks as clk, lifecycle as life
 
 # Open tickets whose district under the active plan, or whose district's owner now, is not the
@@ -34,8 +35,7 @@ _MOVED = f"""
                        WHERE m.box_id = t.box_id AND (m.dp_id IS NULL OR m.dp_id = t.dp_id)
                        ORDER BY m.dp_id NULLS FIRST LIMIT 1) m ON true
     LEFT JOIN districts dd ON dd.id = m.district_id
-    LEFT JOIN district_assignments a ON a.district_id = m.district_id AND a.valid_from <= :now
-         AND (a.valid_to IS NULL OR a.valid_to > :now)
+    LEFT JOIN district_assignments a ON a.district_id = m.district_id AND {in_force(":now")}
     WHERE m.district_id IS DISTINCT FROM t.district_id OR a.manager_id IS DISTINCT FROM t.manager_id
     ORDER BY t.id"""
 

@@ -26,7 +26,7 @@ def outreach(conn: Connection, user: User, manager_id: str, day=None, *, days: i
         raise InputError(f"days {days!r} is not a whole number of days from 1 to 365")
     if not 1 <= limit <= LIST_MAX:
         raise InputError(f"limit {limit} is not between 1 and {LIST_MAX}")
-    m = manager_row(conn, user, manager_id)
+    m = manager_row(conn, user, manager_id, "outreach list")
     tz = city_timezone(conn, m.city_id)
     day = day_of(day, tz)
     today = pd.Timestamp.now(tz).date() == day

@@ -53,8 +53,7 @@ def manager_queue(conn: Connection, user: User, manager_id: str, *, now=None, li
     now = _now(now)
     if conn.execute(text("SELECT 1 FROM managers WHERE id = :m"), {"m": manager_id}).first() is None:
         raise NotFound(f"manager {manager_id!r} does not exist")
-    if user.role == "manager" and user.manager_id != manager_id:
-        raise NotFound(f"manager {manager_id!r}'s queue is his own")
+    access.own_only(user, manager_id, "queue")
     tickets = _rows(conn, f"t.manager_id = :m AND {_OPEN}", {"m": manager_id}, now, limit)
     return {"manager_id": manager_id, "at": now.isoformat(), "open": len(tickets),
             "breached": sum(t["breached"] for t in tickets), "tickets": tickets}

@@ -22,6 +22,7 @@ from gis.users import User
 from planning import rounds as due, routes
 
 from . import tickets
+from .ticket_access import own_only
 from .values import jsonable
 
 # A city's street network, built once per process and kept while its streets are unchanged.
@@ -43,13 +44,12 @@ def network(conn: Connection, city: str, crs: int) -> StreetNetwork | None:
     return net
 
 
-def manager_row(conn: Connection, user: User, manager_id: str):
+def manager_row(conn: Connection, user: User, manager_id: str, what: str = "round"):
     m = conn.execute(text("SELECT id, city_id, name, ST_X(geometry) AS x, ST_Y(geometry) AS y FROM managers "
                           "WHERE id = :m"), {"m": manager_id}).first()
     if m is None:
         raise NotFound(f"manager {manager_id!r} does not exist")
-    if user.role == "manager" and user.manager_id != manager_id:
-        raise NotFound(f"manager {manager_id!r}'s round is his own")
+    own_only(user, manager_id, what)
     return m
 
 

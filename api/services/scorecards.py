@@ -13,6 +13,7 @@ from gis.users import User
 from planning import scorecard as card
 from planning.kpi import TOTAL, month_of
 
+from .ticket_access import own_only
 from .values import jsonable
 
 BY = {"manager": "manager_id", "community": "community_id", "office": "office_id"}
@@ -75,8 +76,7 @@ def manager_card(conn: Connection, user: User, manager_id: str, month=None) -> d
     row = conn.exec_driver_sql("SELECT id, city_id, name FROM managers WHERE id = %(m)s", {"m": manager_id}).first()
     if row is None:
         raise NotFound(f"manager {manager_id!r} does not exist")
-    if user.role == "manager" and user.manager_id != manager_id:
-        raise NotFound(f"manager {manager_id!r}'s scorecard is his own")
+    own_only(user, manager_id, "scorecard")
     city, m, out = table(conn, row.city_id, month, "manager")
     mine = out[out["manager_id"] == manager_id]
     figures = mine.iloc[0].to_dict() if len(mine) else {"manager_id": manager_id, "tickets": 0}

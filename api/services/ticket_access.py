@@ -8,7 +8,8 @@
 - a manager takes the field steps (contact, arrive, pause, resume, clear) on a ticket he holds,
   and `take`s a ticket from his community's queue, from a colleague of his community, or of a
   district he holds (a stand-in);
-- analysts take no step.
+- analysts take no step;
+- a manager's own queue, round, scorecard and outreach list are his alone (own_only).
 """
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ from gis.users import User
 FIELD_STEPS = frozenset({"contact", "arrive", "pause", "resume", "clear"})
 CALL_CENTRE_STEPS = frozenset({"verify", "reopen"})
 READ_ALL = frozenset({"planner", "analyst", "callcentre"})
+
+
+def own_only(user: User, manager_id: str, what: str) -> None:
+    """A manager reads only his own `what` (queue, round, scorecard, outreach list): another
+    manager's is not found for him (404, as if it were not there); other roles read any."""
+    if user.role == "manager" and user.manager_id != manager_id:
+        raise NotFound(f"manager {manager_id!r}'s {what} is his own")
 
 
 def scope(conn: Connection, user: User, now: dt.datetime) -> dict | None:

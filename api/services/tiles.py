@@ -78,12 +78,15 @@ class TileMemory:
 
 
 async def get_tile(aconn, layer: str, z: int, x: int, y: int, *, plan: str | None = None,
-                   etags: tuple[str, ...] = (), memory: TileMemory | None = None) -> Tile:
+                   etags: tuple[str, ...] = (), memory: TileMemory | None = None, manager: str | None = None) -> Tile:
     """The tile (from the shared cache, or rendered and stored). `data` None: the client's copy,
     one of `etags`, is current (304); b"": an empty tile (204). `aconn`: a psycopg
-    AsyncConnection in autocommit (gis.db.async_pool)."""
+    AsyncConnection in autocommit (gis.db.async_pool). `manager`: a manager's key, whose tiles
+    of subscribers and tickets hold only his districts' (rendered for him, never cached)."""
     lay = layer_of(layer)
     check_tile(z, x, y)
+    if manager is not None and lay.id in features.SCOPED:
+        return await tiles.tile(aconn, lay.id, z, x, y, known=etags, any_etag="*" in etags, manager=manager)
     key = (lay.id, plan if lay.id == "districts" else None, z, x, y)
     held = memory.get(key) if memory is not None else None
     any_etag = "*" in etags

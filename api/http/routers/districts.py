@@ -13,7 +13,7 @@ from api.services import districts as svc
 from gis.errors import InputError
 from gis.users import User
 
-from ..deps import anyone, planner, read, write
+from ..deps import anyone, own_manager, planner, read, write
 from ..problems import Problem
 
 router = APIRouter(prefix="/districts", tags=["districts"])
@@ -50,7 +50,7 @@ def list_districts(conn: Connection = Depends(read), user: User = Depends(anyone
                                       "manager and history")
 def get_district(district_id: str, response: Response, conn: Connection = Depends(read),
                  user: User = Depends(anyone), month: MonthQ = None) -> dict:
-    d = svc.district_detail(conn, district_id, _month(month))
+    d = svc.district_detail(conn, district_id, _month(month), manager=own_manager(user))
     response.headers["ETag"] = d["etag"]
     return d
 

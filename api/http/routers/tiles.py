@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from api.services import tiles as svc
 from gis.users import User
 
-from ..deps import aread, anyone, anyone_async, read
+from ..deps import aread, anyone, anyone_async, own_manager, read
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 Layer = Annotated[str, Path(description="Layer (collection id): subscribers, boxes, cables, districts, ...")]
@@ -33,7 +33,7 @@ async def get_tile(request: Request, layer: Layer, z: Annotated[int, Path(descri
                    if_none_match: Annotated[Optional[str], Header(description="ETags the client holds.")] = None):
     # async, on the server's asyncio pool: a cached tile is two statements and no worker thread.
     t = await svc.get_tile(aconn, layer, z, x, y, plan=plan, etags=svc.if_none_match(if_none_match),
-                           memory=request.app.state.tile_memory)
+                           memory=request.app.state.tile_memory, manager=own_manager(user))
     # no-cache: a client may keep the tile but revalidates it, so an edit shows on the next request.
     headers = {"ETag": t.etag, "Cache-Control": "no-cache", "X-Tile-Cache": t.cache}
     if t.data is None:
