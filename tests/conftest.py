@@ -57,12 +57,15 @@ def small_demo():
 
 @pytest.fixture(scope="session")
 def loaded_demo(engine, small_demo):
-    """The small demo city loaded through the fast path, its tickets given their logs as
-    `pianqu demo-load` does (api.services.tickets.adopt); its id."""
+    """The small demo city loaded through the fast path, with the call centre's other work and
+    every ticket given its log as `pianqu demo-load` does (api.services.demo_work,
+    api.services.tickets.adopt); its id."""
+    from api.services.demo_work import add_other_work
     from api.services.tickets import adopt
     city = str(small_demo.layers["cities"]["id"].iat[0])
     with engine.begin() as tx:
         store.bulk_load(tx, small_demo.layers)
+        add_other_work(tx, city, 7)
         adopt(tx, city, actor="pianqu demo")
     yield city
     with engine.begin() as tx:

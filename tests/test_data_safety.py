@@ -32,12 +32,15 @@ def test_every_foreign_key_column_is_indexed(engine):
 
 @pytest.fixture
 def own_store(small_demo):
-    """A database of its own holding the small demo, so a test may replace and kill freely."""
+    """A database of its own holding the small demo (with the other work `pianqu demo-load` adds
+    beside the faults), so a test may replace and kill freely."""
+    from api.services.demo_work import add_other_work
     with db.scratch_database("pianqu_safety") as url:
         db.upgrade(url)
         eng = db.engine(url)
         with eng.begin() as tx:
             store.bulk_load(tx, small_demo.layers)
+            add_other_work(tx, str(small_demo.layers["cities"]["id"].iat[0]), SEED)
         yield url, eng
         eng.dispose()
 

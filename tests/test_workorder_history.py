@@ -83,6 +83,14 @@ def test_the_kpis_times_are_the_logs_and_unchanged_by_it(adopted, loaded_demo):
                             {"c": loaded_demo}).all()
     by = dict(statuses)
     assert by["verified"] > 0 and by["cleared"] > by["verified"] and set(by) <= set(life.STATUSES)
+    # Every kind of the call centre's work is there, and went through the loop as the faults did.
+    kinds = dict(conn.execute(text("SELECT kind, count(*) FILTER (WHERE steps > 0) FROM fault_tickets "
+                                   "WHERE city_id = :c GROUP BY 1"), {"c": loaded_demo}).all())
+    assert set(kinds) == set(life.KINDS) and min(kinds.values()) > 100
+    done = conn.execute(text("SELECT e.details FROM ticket_events e JOIN fault_tickets t ON t.id = e.ticket_id "
+                             "WHERE t.city_id = :c AND t.kind = 'install' AND e.action = 'clear' LIMIT 1"),
+                        {"c": loaded_demo}).scalar()
+    assert done["work_done"] == "installed"
 
 
 def test_the_demo_tickets_belong_to_the_managers_who_held_their_districts(adopted, loaded_demo):

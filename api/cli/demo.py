@@ -71,7 +71,7 @@ def demo_load(size: str = "city", seed: int = 7,
         present = city_id in store.city_ids(conn)
     if present and if_missing and not replace:
         err.print(f"demo city {city_id!r} already loaded")
-        _ready(eng, city_id, plan)
+        _ready(eng, city_id, plan, seed)
         return
     if present and not replace:
         raise InputError(f"city {city_id!r} is already in the store; pass --replace to reload it")
@@ -94,13 +94,15 @@ def demo_load(size: str = "city", seed: int = 7,
     subs = len(city.layers["subscribers"])
     err.print(f"loaded {total:,} rows of {city_id} in {dt:.1f} s ({total / dt:,.0f} rows/s; "
               f"subscribers {subs / seconds['subscribers']:,.0f}/s)")
-    _ready(eng, city_id, plan)
+    _ready(eng, city_id, plan, seed)
 
 
-def _ready(eng, city_id: str, plan: bool) -> None:
-    """The demo ready to use: an active plan, every district with its manager, and every ticket
-    stepped through the work-order loop (its history)."""
+def _ready(eng, city_id: str, plan: bool, seed: int) -> None:
+    """The demo ready to use: an active plan, every district with its manager, the call centre's
+    other work beside the faults, and every ticket stepped through the work-order loop (its
+    history)."""
     from api.services import tickets
+    from api.services.demo_work import add_other_work
     if plan:
         from api.services.districts import ensure_demo_plan
         t0 = time.perf_counter()
@@ -113,7 +115,10 @@ def _ready(eng, city_id: str, plan: bool) -> None:
                       f"community) in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     with eng.begin() as conn:
+        work = add_other_work(conn, city_id, seed)
         res = tickets.adopt(conn, city_id, actor="pianqu demo")
+    if work:
+        err.print("the call centre's other work: " + ", ".join(f"{n:,} {k}" for k, n in work.items()))
     if res["tickets"]:
         err.print(f"{res['tickets']:,} tickets stepped through the work-order loop ({res['events']:,} events) "
                   f"in {time.perf_counter() - t0:.1f} s")

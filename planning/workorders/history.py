@@ -26,6 +26,9 @@ import pandas as pd
 
 from .clocks import ESCALATION, uninterrupted
 
+# What the sign-off says was done, by kind.
+WORK_DONE = {"fault": "repaired", "complaint": "resolved", "install": "installed", "move": "moved",
+             "enquiry": "answered"}
 # The call centre calls back about one cleared ticket in five, a day after the clearing.
 CALLBACK_SHARE = 0.2
 CALLBACK_AFTER = pd.Timedelta(days=1)
@@ -73,14 +76,24 @@ def adopted(t: pd.DataFrame, now: pd.Timestamp, actor: str = "import") -> tuple[
          for h, d, q in zip(holders, t["district_id"].to_numpy(object), t["queue_id"].to_numpy(object))])
     add(contact.notna(), "contact", contact, actor_of, "contacted", None)
     add(cleared.notna(), "arrive", arrive, actor_of, "on_site", None)
-    said = {c: json.dumps({"cause_found": c or "other", "work_done": "repaired"}) for c in t["cause"].unique()}
-    add(cleared.notna(), "clear", cleared, actor_of, "cleared", t["cause"][cleared.notna()].map(said).to_numpy(object))
-    sat = 3 + (pd.util.hash_pandas_object(t["id"], index=False).to_numpy() % 3)
+    found = t["cause"].where(t["cause"].map(lambda c: isinstance(c, str) and c != ""), "other")
+    kind = t["kind"] if "kind" in t.columns else pd.Series("fault", index=t.index)
+    done = kind.map(WORK_DONE).fillna("done")
+    said = (found + "\0" + done).map(lambda k: json.dumps(dict(zip(("cause_found", "work_done"), k.split("\0")))))
+    add(cleared.notna(), "clear", cleared, actor_of, "cleared", said[cleared.notna()].to_numpy(object))
+    h = pd.util.hash_pandas_object(t["id"], index=False).to_numpy()
+    sat = 3 + (h % 3)
     # The call-back's "contacted within 20 minutes" is the contact clock kept (its policy's target).
+    # The survey's other answers: cleared within its clock; the badge worn and shoe covers used
+    # by most (a stable draw from the ticket's id); the fault fixed.
+    cb = callback.to_numpy()
+    kept = uninterrupted(rep, cleared, t["clear_s"].to_numpy(float), now)[1].isna().to_numpy()
     quick = (contact.notna() & uninterrupted(rep, contact, t["contact_s"].to_numpy(float), now)[1].isna()).to_numpy()
     add(callback, "verify", cleared + CALLBACK_AFTER, "callcentre", "verified",
-        [json.dumps({"reached": True, "satisfaction": int(s), "checks": {"contacted_20min": bool(q)}})
-         for s, q in zip(sat[callback.to_numpy()], quick[callback.to_numpy()])])
+        [json.dumps({"reached": True, "satisfaction": int(s), "checks": {
+            "contacted_20min": bool(q), "on_time": bool(o), "badge": bool(x % 11), "shoe_covers": bool(x % 7),
+            "fixed": True}})
+         for s, q, o, x in zip(sat[cb], quick[cb], kept[cb], (h // 3)[cb])])
     # Escalations: each threshold crossed before the clock stopped (or before now, if it runs).
     for clock, stop, target in (("contact", contact, t["contact_s"]), ("clear", cleared, t["clear_s"])):
         end = stop.fillna(now)
