@@ -25,7 +25,7 @@ try:  # Typer 0.16+ carries its own click
 except ImportError:  # pragma: no cover
     from click import ClickException as UsageProblem
 
-from . import alerts, db, demo, districts, faults, maps, partition, plans, scorecards, serve, summary, tickets, transfer, users
+from . import alerts, db, demo, districts, faults, maps, partition, plans, risk, scorecards, serve, summary, tickets, transfer, users
 from .common import err
 
 app = typer.Typer(help="Pianqu: outside-plant network and field-district planning on PostGIS.",
@@ -42,6 +42,7 @@ app.add_typer(plans.app, name="plan")
 app.add_typer(districts.app, name="district")
 app.command("opportunities")(alerts.opportunities)
 app.add_typer(alerts.app, name="alerts")
+faults.app.command("risk")(risk.risk)
 app.add_typer(faults.app, name="faults")
 app.command("hotspots")(faults.hotspots)
 app.command("kpi")(faults.kpi)

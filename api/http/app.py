@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from . import problems
 from .pages import STATIC
 from .routers import (alerts, categories, complaints, districts, edits, faults, features, home, jobs, lookup,
-                      managers, maps, outreach, plan_edits, plans, queues, reports, rounds, scorecards, signin,
+                      managers, maps, outreach, plan_edits, plans, queues, reports, risk, rounds, scorecards, signin,
                       ticket_settings, tickets, tiles)
 
 MAX_BODY = 2_000_000
@@ -133,8 +133,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimit)
     for r in (home, features, edits, lookup, districts, managers, plan_edits, plans, jobs, faults, alerts, reports,
-              tickets, queues, categories, complaints, ticket_settings, rounds, outreach, scorecards, tiles, signin,
-              maps):
+              tickets, queues, categories, complaints, ticket_settings, rounds, outreach, scorecards, risk, tiles,
+              signin, maps):
         app.include_router(r.router)
     # The pages' scripts, styles and icons (Leaflet and VectorGrid vendored with their licences):
     # library code and page code, no data, so they need no key (the sign-in page uses them).
