@@ -24,7 +24,9 @@ One function serves the file command (`pianqu opportunities`) and the store
   extend-network alert);
 - rebuild: old trunk or distribution cable (at least `rebuild_age` years; drops are not rebuilt
   as projects) running through a fault hotspot, with at least 12 faults a year there (its own,
-  when a `hot_faults` column attributes them, else the hotspots').
+  when a `hot_faults` column attributes them, else the hotspots'). With an `expected_faults_year`
+  column (the fault risk's prediction, planning.risk) the faults a rebuild avoids, its
+  `faults_per_year`, its value and the 12 it needs, are the coming ones, not last year's.
 
 Ranking (column `score`, CNY): every kind on one scale, its value over the payback horizon
 (`Economics.horizon_months`) minus its cost, so the list mixes kinds by what they are worth:
@@ -375,11 +377,17 @@ def _rebuild(cables, hotspots, crs, as_of, rebuild_age, econ, min_faults: float 
     # hotspots) when the caller attributed them; else all the faults of the hotspots it crosses.
     own = (pd.to_numeric(C["hot_faults"], errors="coerce").fillna(0).to_numpy() if "hot_faults" in C.columns
            else None)
+    # The faults a year the fault risk expects on the cable (planning.risk), when the caller has
+    # them: a rebuild avoids the coming faults, which for a worsening cable are more than last year's.
+    coming = (pd.to_numeric(C["expected_faults_year"], errors="coerce").to_numpy() if "expected_faults_year" in C.columns
+              else None)
     rows = []
     for c in np.unique(hc[old[hc]]):
         spots = hh[hc == c]
         length = float(shapely.length(C.geometry.iat[c]))
-        yearly = float(faults[spots].sum()) if own is None else float(own[c])
+        last = float(faults[spots].sum()) if own is None else float(own[c])
+        expected = float(coming[c]) if coming is not None and np.isfinite(coming[c]) else None
+        yearly = last if expected is None else expected
         if yearly < min_faults:
             continue
         rows.append(dict(alert_key=str(C[cid].iat[c]), kind="rebuild", report_id=None, report_ids=[], box_id=None,
@@ -387,7 +395,8 @@ def _rebuild(cables, hotspots, crs, as_of, rebuild_age, econ, min_faults: float 
                          utilisation=np.nan, cable_m=length, faults_per_year=yearly,
                          cable_age_years=float(as_of.year - year[c]), cost=econ.cable_cost_per_m * length,
                          reason=(f"cable laid {int(year[c])} ({as_of.year - int(year[c])} years) runs through "
-                                 f"{len(spots)} fault hotspot(s); {yearly:.0f} faults a year "
-                                 + ("on it" if own is not None else "in them")),
+                                 f"{len(spots)} fault hotspot(s); {last:.0f} faults a year "
+                                 + ("on it" if own is not None else "in them")
+                                 + ("" if expected is None else f", {expected:.0f} expected in the next 12 months")),
                          geometry=C.geometry.iat[c]))
     return rows

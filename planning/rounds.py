@@ -1,11 +1,13 @@
 """Which boxes a manager inspects on a day: every cross-connect box and distribution box of his
-districts at least every `cycle_days` (default 30), those with recent faults or a high
-utilisation sooner (every `cycle_days // 3`).
+districts at least every `cycle_days` (default 30), those with recent faults, a high
+utilisation or a high fault risk sooner (every `cycle_days // 3`).
 
     due = due_on(objects, day, since=programme_start)
 
 objects: one row per box or distribution box with `id`, `last_inspected` (a local day, NaT if
-never), `recent_faults` (faults in the last 30 days) and `utilisation` (used / capacity).
+never), `recent_faults` (faults in the last 30 days) and `utilisation` (used / capacity); and,
+optionally, `risk_rank` (the box's rank by expected faults, planning.risk: 1 the riskiest) and
+`risk_of` (the boxes ranked): a box in the riskiest `RISKY` share is inspected sooner too.
 A box never inspected comes due once in the first cycle after the programme began (`since`),
 on a day fixed by its id, so a district's first cycle is spread over its days and does not fall
 on day one. Returns the objects due on or before `day`, most overdue first, with the interval
@@ -24,6 +26,7 @@ from gis.errors import InputError
 CYCLE_DAYS = 30
 BUSY = 0.85          # utilisation from which a box is inspected sooner (as the expansion alerts)
 SOONER = 3           # the sooner cycle is this many times shorter
+RISKY = 0.1          # the riskiest tenth of a city's boxes (by expected faults) are inspected sooner
 
 
 def _phase(ids: pd.Series, n: np.ndarray) -> np.ndarray:
@@ -45,7 +48,10 @@ def due_on(objects: pd.DataFrame, day: dt.date, *, since: dt.date | None = None,
     o = objects.copy()
     faults = o["recent_faults"].fillna(0).to_numpy(int)
     util = o["utilisation"].fillna(0).to_numpy(float)
-    sooner = (faults > 0) | (util >= busy)
+    rank = o["risk_rank"].to_numpy(float) if "risk_rank" in o.columns else np.full(len(o), np.nan)
+    of = o["risk_of"].to_numpy(float) if "risk_of" in o.columns else np.full(len(o), np.nan)
+    risky = np.nan_to_num(rank, nan=np.inf) <= np.nan_to_num(RISKY * of, nan=0.0)
+    sooner = (faults > 0) | (util >= busy) | risky
     interval = np.where(sooner, max(1, cycle_days // SOONER), cycle_days)
     last = pd.to_datetime(o["last_inspected"])
     first = pd.Timestamp(since) + pd.to_timedelta(_phase(o["id"], interval), unit="D")
@@ -54,7 +60,8 @@ def due_on(objects: pd.DataFrame, day: dt.date, *, since: dt.date | None = None,
     o["due_on"] = due.dt.date
     o["overdue_days"] = (pd.Timestamp(day) - due).dt.days
     why = np.where(faults > 0, [f"{f} fault{'s' if f != 1 else ''} in 30 days" for f in faults],
-                   np.where(util >= busy, [f"{u:.0%} used" for u in util], ""))
+                   np.where(util >= busy, [f"{u:.0%} used" for u in util],
+                            np.where(risky, [f"fault risk rank {r:.0f} of {n:.0f}" for r, n in zip(rank, of)], "")))
     o["reason"] = [
         (f"{w}: every {i} days" if w else f"every {i} days")
         + (f", last {pd.Timestamp(l).date()}" if pd.notna(l) else ", never inspected")

@@ -40,14 +40,20 @@ def test_the_planner_map_draws_every_layer_from_this_server_alone(page, api_url,
         if not box.is_checked():
             box.check()
     wait_for(page, "window.pianquMap.loading === 0 && window.pianquMap.overlays['Hotspots (Gi*)'].getLayers()"
-                   ".length > 0 && window.pianquMap.overlays['Fault heatmap'].getLayers().length > 0")
+                   ".length > 0 && window.pianquMap.overlays['Fault heatmap'].getLayers().length > 0"
+                   " && window.pianquMap.risk && window.pianquMap.risk.shown > 0", timeout=90)
+    # the fault risk's riskiest boxes (GET /risk), one marker each
+    risk = page.evaluate("() => window.pianquMap.risk")
+    assert risk["shown"] == min(300, risk["of"]) and risk["of"] > 0
+    assert page.evaluate("() => window.pianquMap.overlays['Fault risk'].getLayers().length") == risk["shown"]
     on = tiles(page)
     assert all(v["asked"] > 0 and v["failed"] == 0 and v["answered"] == v["asked"] for v in on.values()), on
     assert page.evaluate("() => window.pianquMap.errors") == []
     assert page.query_selector(".leaflet-image-layer") is not None             # the heatmap PNG
     assert page.evaluate("() => window.pianquMap.overlays['Alerts'].getLayers().length") > 0
     legend = {e.get_attribute("data-layer") for e in page.query_selector_all("#legend .legend-block")}
-    assert {"Districts", "Boxes (utilisation)", "Cables", "Hotspots (Gi*)", "Alerts", "Fault heatmap"} <= legend
+    assert {"Districts", "Boxes (utilisation)", "Cables", "Hotspots (Gi*)", "Alerts", "Fault heatmap",
+            "Fault risk"} <= legend
     assert page.query_selector(".leaflet-control-scale") is not None
     labels = [e.text_content() for e in page.query_selector_all(".district-label")]
     assert len(labels) == 4 and all(" · " in t for t in labels)

@@ -48,6 +48,15 @@ def test_faulty_or_busy_boxes_are_inspected_three_times_as_often():
     assert "90% used" in due.loc["B001", "reason"]
 
 
+def test_a_box_among_the_riskiest_tenth_is_inspected_sooner_though_quiet_now():
+    o = boxes(3, last_inspected=pd.Timestamp(DAY - dt.timedelta(days=10)), risk_of=200.0)
+    o["risk_rank"] = [5.0, 20.0, 21.0]          # the riskiest tenth of 200 boxes: ranks 1 to 20
+    due = due_on(o, DAY).set_index("id")
+    assert set(due.index) == {"B000", "B001"}
+    assert "fault risk rank 5 of 200: every 10 days" in due.loc["B000", "reason"]
+    assert due_on(o.drop(columns=["risk_rank", "risk_of"]), DAY).empty      # without the risk: not yet
+
+
 @pytest.mark.parametrize("kw, words", [({"cycle_days": 0}, "cycle_days"), ({"cycle_days": 2.5}, "cycle_days"),
                                        ({"busy": 1.5}, "busy")])
 def test_absurd_cycles_are_refused(kw, words):

@@ -16,8 +16,10 @@ from gis import store
 from gis import tickets as store_tickets
 from gis.errors import InputError, NotFound
 from gis.models import ALERT_STATUSES
+from gis.risk import cable_of
 from planning.opportunities import KINDS, MAX_HORIZON_MONTHS, Scan, check_parameters, evaluate
 
+from . import risk
 from .values import jsonable
 
 LIST_DEFAULT = 50
@@ -75,11 +77,11 @@ def fault_hotspots(conn, city_id: str):
     cells = hotspots.hex_counts(t, resolution=9, lines=store_tickets.lines(conn, city_id), cells=cid)
     hot = hotspots.gi_star(cells, "faults", rate_of="lines")
     hot = hot[hot["hot"]][["cell", "faults", "gi_z", "geometry"]]
-    # Each hot fault's cable: the one on the ticket, else the one feeding its box.
-    feeder = dict(conn.execute(text("SELECT id, feeder_cable_id FROM boxes WHERE city_id = :c"), {"c": city_id}).all())
+    # Each hot fault's cable (gis.risk.cable_of, the rule the fault risk counts by too).
+    feeder = pd.Series(dict(conn.execute(text("SELECT id, feeder_cable_id FROM boxes WHERE city_id = :c"),
+                                         {"c": city_id}).all()), dtype=object)
     inside = t[np.isin(cid, hot["cell"].to_numpy())]
-    cable = inside["cable_id"].where(inside["cable_id"].notna(), inside["box_id"].map(feeder))
-    return hot, cable.value_counts()
+    return hot, cable_of(inside, feeder).value_counts()
 
 
 def evaluate_city(engine: Engine, city: str | None = None, *, use_streets: bool = True, actor: str = "pianqu evaluate",
@@ -101,6 +103,10 @@ def evaluate_city(engine: Engine, city: str | None = None, *, use_streets: bool 
             hot, per_cable = found
             cables = store_alerts.feeder_cables(conn, city_id)
             cables["hot_faults"] = per_cable.reindex(cables["id"]).fillna(0).to_numpy()
+            # The faults a rebuild would avoid: the fault risk's next three months, as a year.
+            coming = risk.expected_faults(conn, city_id, "cables")
+            if coming is not None:
+                cables["expected_faults_year"] = coming.reindex(cables["id"]).to_numpy() * 12 / 3
     scan = evaluate(boxes, demand, crs=crs, subscribers=subscribers, outline=outline if len(outline) else None,
                     streets=streets if streets is not None and len(streets) else None, cables=cables,
                     hotspots=hot, **rules)

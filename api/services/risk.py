@@ -64,15 +64,34 @@ def inputs(conn: Connection, city: str, cut: pd.Timestamp) -> dict[str, tuple[pd
             "cables": (store.cables(conn, city), store.as_events(f, "cables"))}
 
 
-def _fit(assets, events, cut, horizon) -> tuple[pd.DataFrame, dict]:
+def _fit(assets, events, cut, horizon) -> dict:
     t0 = time.perf_counter()
     X, y = risk.training_set(assets, events, cut, horizon)
     model = risk.FaultRisk().fit(X, y)
     t1 = time.perf_counter()
     now = risk.features(assets, events, cut)
-    out = risk.ranked(now, model.predict(now), model.explain(now))
-    return out, {"training_rows": len(X), "training_s": round(t1 - t0, 2),
-                 "prediction_s": round(time.perf_counter() - t1, 2)}
+    pred = model.predict(now)
+    return {"model": model, "now": now, "expected": pd.Series(pred, index=now.index),
+            "timing": {"training_rows": len(X), "training_s": round(t1 - t0, 2),
+                       "prediction_s": round(time.perf_counter() - t1, 2)}}
+
+
+def _fitted(conn: Connection, city: str, layers, cut: pd.Timestamp, horizon: int) -> dict[str, dict]:
+    """Each layer's fitted model, features now and expected faults, from the cache or fitted."""
+    version = tickets_store.month_kpi_version(conn, city)
+    keys = {layer: (city, layer, cut, horizon, version) for layer in layers}
+    with _lock:
+        held = {layer: _cache.get(k) for layer, k in keys.items()}
+    todo = [layer for layer, h in held.items() if h is None]
+    if todo:
+        data = inputs(conn, city, cut)
+        for layer in todo:
+            held[layer] = _fit(*data[layer], cut, horizon)
+            with _lock:
+                _cache[keys[layer]] = held[layer]
+                while len(_cache) > KEEP:
+                    _cache.popitem(last=False)
+    return held
 
 
 def predict(conn: Connection, city: str | None, layers=LAYERS, *, as_of: dt.date | None = None,
@@ -83,37 +102,29 @@ def predict(conn: Connection, city: str | None, layers=LAYERS, *, as_of: dt.date
         check(layer, horizon)
     city = city_store.resolve_city(conn, city)
     cut = cut_off(conn, city, as_of)
-    version = tickets_store.month_kpi_version(conn, city)
     out = {"city": city, "as_of": cut.isoformat(), "horizon_months": horizon, "timings": {}}
-    todo = [layer for layer in layers if (city, layer, cut, horizon, version) not in _cache]
-    data = inputs(conn, city, cut) if todo else {}
-    for layer in layers:
-        key = (city, layer, cut, horizon, version)
-        with _lock:
-            held = _cache.get(key)
-        if held is None:
-            held = _fit(*data[layer], cut, horizon)
-            with _lock:
-                _cache[key] = held
-                while len(_cache) > KEEP:
-                    _cache.popitem(last=False)
-        table, timing = held
+    for layer, fit in _fitted(conn, city, layers, cut, horizon).items():
+        if "drivers" not in fit:        # the words take longer than the numbers: only when asked
+            t0 = time.perf_counter()
+            fit["drivers"] = fit["model"].explain(fit["now"])
+            fit["timing"]["explain_s"] = round(time.perf_counter() - t0, 2)
+        table = risk.ranked(fit["now"], fit["expected"].to_numpy(), fit["drivers"])
         geoms = city_store.read_layer(conn, layer, city, ["id"]).set_index("id").geometry
         g = gpd.GeoDataFrame(table.rename_axis(ID[layer]).reset_index(), geometry=geoms.reindex(table.index).to_numpy(),
                              crs=geoms.crs)
-        out[layer], out["timings"][layer] = g[[ID[layer], "expected_faults", "rank", "drivers", "geometry"]], timing
+        out[layer], out["timings"][layer] = g[[ID[layer], "expected_faults", "rank", "drivers", "geometry"]], fit["timing"]
     return out
 
 
 def expected_faults(conn: Connection, city: str, layer: str, *, horizon: int = 3) -> pd.Series | None:
-    """The latest expected faults per asset over `horizon` months (None: no tickets to learn
-    from): what the rebuild alerts and the inspection rounds read."""
+    """The latest expected faults per asset over `horizon` months, by asset id (None: too few
+    tickets to learn from): what the rebuild alerts and the inspection rounds read."""
+    check(layer, horizon)
     try:
-        res = predict(conn, city, (layer,), horizon=horizon)
+        cut = cut_off(conn, city, None)
     except InputError:
         return None
-    g = res[layer]
-    return pd.Series(g["expected_faults"].to_numpy(), index=g[ID[layer]].to_numpy())
+    return _fitted(conn, city, (layer,), cut, horizon)[layer]["expected"]
 
 
 def evaluate(conn: Connection, city: str | None, *, as_of: dt.date | None = None, horizon: int = 3,

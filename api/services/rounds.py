@@ -21,7 +21,7 @@ from gis.tickets import city_timezone, local_start
 from gis.users import User
 from planning import rounds as due, routes
 
-from . import tickets
+from . import risk, tickets
 from .ticket_access import own_only
 from .values import jsonable
 
@@ -76,6 +76,11 @@ def round_of(conn: Connection, user: User, manager_id: str, day=None, *, cycle_d
     today = pd.Timestamp.now(tz).date() == day
     held = workorders.held_districts(conn, manager_id, tickets.utc_now() if today else start + dt.timedelta(hours=12))
     objs = store.objects(conn, held, start, tz)
+    # The fault risk's ranking of the city's boxes (planning.risk): the riskiest come sooner.
+    expected = risk.expected_faults(conn, m.city_id, "boxes") if len(objs) else None
+    if expected is not None:
+        ranks = expected.rank(ascending=False, method="min")
+        objs["risk_rank"], objs["risk_of"] = objs["box_id"].map(ranks).to_numpy(float), float(len(ranks))
     since = store.programme_start(conn, m.city_id, tz) or day
     stops = due.due_on(objs, day, since=min(since, day), cycle_days=cycle_days)
     crs = city_store.metric_crs(conn, m.city_id)

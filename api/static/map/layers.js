@@ -87,6 +87,14 @@
     }
   };
 
+  // Fault risk by rank: the riskiest tenth dark red, the next fifth orange, the rest yellow.
+  P.riskBands = [[0.1, "#b2182b", "riskiest tenth"], [0.3, "#ef8a62", "next fifth"], [1.01, "#fddbc7", "others shown"]];
+  P.riskColour = function (rank, of) {
+    const q = rank / Math.max(of, 1);
+    for (const b of P.riskBands) { if (q <= b[0]) return b[1]; }
+    return P.riskBands[P.riskBands.length - 1][1];
+  };
+
   function swatch(colour, shape) {
     const s = document.createElement("span");
     s.className = "swatch " + (shape || "box");
@@ -107,6 +115,7 @@
       return [k.replace("_", " ") + " % confidence", P.hotspotClasses[k]];
     }),
     "Alerts": Object.keys(P.alertKinds).map(function (k) { return [k.replace(/_/g, " "), P.alertKinds[k], "dot"]; }),
+    "Fault risk": P.riskBands.map(function (b) { return [b[2], b[1], "dot"]; }),
     "Fault heatmap": [["fewer faults", "#ffffb2"], ["more faults", "#bd0026"]],
     "Administrative areas": [["area", "#f7f4f9"]],
     "Subscribers": [["subscriber (from zoom 12)", "#555555", "dot"]]

@@ -269,6 +269,33 @@
   }
   loadAlerts();
 
+  // ---- fault risk (GET /risk): the riskiest boxes, fetched when the overlay is switched on
+  // (the model is fitted on the server's first request, then kept).
+  const risky = L.layerGroup();
+  overlays["Fault risk"] = risky;
+  let riskAsked = null;
+  function loadRisk() {
+    if (riskAsked) return riskAsked;
+    riskAsked = api("/risk?layer=boxes&limit=300").then(function (fc) {
+      const top = fc.features.length ? fc.features[0].properties.expected_faults : 1;
+      fc.features.forEach(function (f) {
+        const p = f.properties, c = f.geometry.coordinates;
+        const share = Math.sqrt(Math.max(p.expected_faults, 0) / Math.max(top, 1e-9));
+        L.circleMarker([c[1], c[0]], {radius: 3 + 9 * share, weight: 1, color: "#ffffff", fillOpacity: 0.85,
+                                      pane: "marks", fillColor: P.riskColour(p.rank, fc.numberMatched)})
+          .on("click", function (e) {
+            popup(e.latlng, "fault risk · box " + p.box_id,
+                  [["rank", p.rank + " of " + fc.numberMatched],
+                   ["expected faults", P.num(p.expected_faults, 1) + " in " + fc.horizon_months + " months"],
+                   ["why", p.drivers], ["from", fc.as_of.slice(0, 10)]]);
+          }).addTo(risky);
+      });
+      status.risk = {shown: fc.features.length, of: fc.numberMatched};
+    }).catch(function (e) { riskAsked = null; status.errors.push("risk: " + e.message); });
+    return riskAsked;
+  }
+  map.on("overlayadd", function (e) { if (e.layer === risky) loadRisk(); });
+
   status.overlays = overlays;
   L.control.layers(bases, overlays, {collapsed: false, position: "topright"}).addTo(map);
   P.legendControl(map, overlays);
