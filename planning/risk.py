@@ -15,8 +15,8 @@ counts for), `at` (UTC) and, optionally, `subscriber_id` (for repeats).
 
 Every feature is built from the faults reported before the cut-off and nothing else: the rows
 after it are dropped first (a test moves every later fault and finds the same predictions). The
-training set stacks windows that end by the cut-off: features at `as_of - k * horizon`, the
-target the faults of the `horizon` months after that, k = 1..windows.
+training set stacks windows that end by the cut-off: features at `as_of - horizon - k` months,
+the target the faults of the `horizon` months after that, k = 0..windows-1 (WINDOWS, STEP).
 
 The estimator keeps scikit-learn's contract (parameters in __init__, fitted state ending in _,
 fit(X, y) / predict(X), get_params for clone and grid search): a histogram gradient-boosted
@@ -41,7 +41,12 @@ STORM_FACTOR = 3.0                          # a storm day has at least this many
 CATEGORICAL = ("medium", "placement", "kind")
 
 
-def check(horizon=3, windows=6) -> None:
+# The training windows: nine, a month apart, the last ending at the cut-off (recent windows
+# teach most; measured on two demo seeds against six a horizon apart: bench/bench_risk.py).
+WINDOWS, STEP = 9, 1
+
+
+def check(horizon=3, windows=WINDOWS) -> None:
     """Cheap parameters first, before any data is read."""
     if not isinstance(horizon, (int, np.integer)) or not 1 <= horizon <= 12:
         raise InputError(f"horizon {horizon!r} must be 1 to 12 months")
@@ -115,7 +120,12 @@ def features(assets: pd.DataFrame, faults: pd.DataFrame, as_of, *, _flagged: pd.
     keep = lag < LAGS
     counts = np.bincount(row[keep] * LAGS + lag[keep], minlength=n * LAGS).reshape(n, LAGS).astype(float)
     recent = age_m < 12
-    storm = np.bincount(row[recent & f["storm"].to_numpy()[known]], minlength=n).astype(float)
+    stormy = f["storm"].to_numpy()[known]
+    storm = np.bincount(row[recent & stormy], minlength=n).astype(float)
+    # The same months without the storm days' faults: a storm is a burst no cut-off foresees, so
+    # the calm rate is the better guide to the next months (storms come in at their mean).
+    calm_keep = keep & ~stormy
+    calm = np.bincount(row[calm_keep] * LAGS + lag[calm_keep], minlength=n * LAGS).reshape(n, LAGS).astype(float)
     repeat = np.bincount(row[recent & f["repeat"].to_numpy()[known]], minlength=n).astype(float)
     last_fault = np.full(n, np.inf)
     np.minimum.at(last_fault, row, age_m)
@@ -130,12 +140,22 @@ def features(assets: pd.DataFrame, faults: pd.DataFrame, as_of, *, _flagged: pd.
     t = np.arange(LAGS, dtype=float)[::-1]                # oldest month first gets t = 11 ... newest 0
     t = -(t - t.mean())
     X["slope"] = (counts - counts.mean(axis=1, keepdims=True)) @ t / (t @ t)
+    X["calm_30"] = calm[:, 0]
+    X["calm_90"] = calm[:, :3].sum(axis=1)
+    X["calm_365"] = calm.sum(axis=1)
+    X["calm_trend"] = np.log((X["calm_90"] + 1) / (calm[:, 3:6].sum(axis=1) + 1))
+    # The next three months if the last half-year's change goes on (linear, and by the ratio):
+    # a sum a tree cannot form from its parts.
+    calm_before = calm[:, 3:6].sum(axis=1)
+    X["projected_90"] = np.maximum(2 * X["calm_90"] - calm_before, 0.0)
+    X["projected_ratio_90"] = X["calm_90"] * (X["calm_90"] + 1) / (calm_before + 1)
     X["months_since_fault"] = np.minimum(last_fault, 60.0)
     X["storm_faults"] = storm
     X["repeat_faults"] = repeat
     lines = assets["lines"].to_numpy(float)
     X["lines"] = lines
     X["faults_per_line"] = X["faults_365"] / np.maximum(lines, 1.0)
+    X["calm_per_line_90"] = X["calm_90"] / np.maximum(lines, 1.0)
     nb = _knn(assets)
     X["neighbours_90"] = counts[:, :3].sum(axis=1)[nb].sum(axis=1) if nb.shape[1] else 0.0
     X["gi_z"] = _gi_star(X["faults_per_line"].to_numpy(), nb)
@@ -162,15 +182,18 @@ def target(assets: pd.DataFrame, faults: pd.DataFrame, as_of, horizon: int = 3) 
 
 
 def training_set(assets: pd.DataFrame, faults: pd.DataFrame, as_of, horizon: int = 3,
-                 windows: int = 6) -> tuple[pd.DataFrame, pd.Series]:
-    """Features and targets of `windows` past windows, each ending by `as_of` (no later fault is read)."""
+                 windows: int = WINDOWS, step: int = STEP) -> tuple[pd.DataFrame, pd.Series]:
+    """Features and targets of `windows` past windows, `step` months apart, the last ending at
+    `as_of` (no later fault is read)."""
     check(horizon, windows)
+    if not isinstance(step, (int, np.integer)) or not 1 <= step <= 12:
+        raise InputError(f"step {step!r} must be 1 to 12 months")
     cut = _utc(as_of)
     before = faults[pd.to_datetime(faults["at"], utc=True) < cut]
     flagged = _flags(before)
     Xs, ys = [], []
-    for k in range(windows, 0, -1):
-        c = cut - k * horizon * MONTH
+    for k in range(windows - 1, -1, -1):
+        c = cut - (horizon + k * step) * MONTH
         Xs.append(features(assets, before, c, _flagged=flagged))
         ys.append(target(assets, before, c, horizon))
     X = pd.concat(Xs)
@@ -184,10 +207,10 @@ def training_set(assets: pd.DataFrame, faults: pd.DataFrame, as_of, horizon: int
 
 # What a planner reads as one reason: the features of each group, and how to say it for a row.
 GROUPS = {
-    "recent faults": ("faults_30", "faults_90", "lag_1", "lag_2", "lag_3", "months_since_fault"),
-    "faults over the year": ("faults_365", "faults_before_90", "faults_per_line",
+    "recent faults": ("faults_30", "faults_90", "lag_1", "lag_2", "lag_3", "months_since_fault", "calm_30", "calm_90"),
+    "faults over the year": ("faults_365", "faults_before_90", "faults_per_line", "calm_365", "calm_per_line_90",
                              *(f"lag_{k}" for k in range(4, LAGS + 1))),
-    "trend": ("trend", "slope"),
+    "trend": ("trend", "slope", "calm_trend", "projected_90", "projected_ratio_90"),
     "age": ("age",),
     "plant": ("aerial_share", "copper_share", "drop_age", "medium", "placement", "kind", "length_m"),
     "load": ("lines", "capacity", "utilisation"),
@@ -284,17 +307,18 @@ class FaultRisk(RegressorMixin, BaseEstimator):
         return pd.DataFrame(out, index=X.index)
 
     def explain(self, X: pd.DataFrame, top: int = 3) -> pd.Series:
-        """The `top` groups that raise each prediction most, in words ("aerial copper drops, 31
-        years; 9 faults in 90 days; ..."), joined by '; '."""
+        """The `top` groups that move each prediction most from a typical asset's, in words
+        ("aerial copper drops, 31 years; 9 faults in 90 days; ..."), joined by '; ': those that
+        raise it first, then those that keep it low."""
         c = self.contributions(X)
-        order = np.argsort(-c.to_numpy(), axis=1)[:, :top]
+        v = c.to_numpy()
+        order = np.argsort(-np.abs(v), axis=1, kind="stable")[:, :top]
         names = np.asarray(c.columns)
         recs = X.to_dict("records")
         said = []
         for i, r in enumerate(recs):
-            # Nothing raises it: the one group that lowers it most is why it is low.
-            ups = [names[j] for j in order[i] if c.iat[i, j] > 0] or [names[int(np.argmin(c.to_numpy()[i]))]]
-            said.append("; ".join(_say(g, r) for g in ups))
+            chosen = sorted(order[i], key=lambda j: -v[i, j])
+            said.append("; ".join(_say(names[j], r) for j in chosen))
         return pd.Series(said, index=X.index, name="drivers")
 
 

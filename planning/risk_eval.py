@@ -62,8 +62,8 @@ def changing(X: pd.DataFrame, actual: np.ndarray) -> np.ndarray:
     return (gap >= 3) & (gap >= 0.5 * np.maximum(actual, before))
 
 
-def evaluate(assets: pd.DataFrame, faults: pd.DataFrame, cut, horizon: int = 3, windows: int = 6, k: int = 100,
-             model: risk.FaultRisk | None = None) -> tuple[pd.DataFrame, dict]:
+def evaluate(assets: pd.DataFrame, faults: pd.DataFrame, cut, horizon: int = 3, windows: int = risk.WINDOWS,
+             k: int = 100, model: risk.FaultRisk | None = None) -> tuple[pd.DataFrame, dict]:
     """The score table (one row per method, Pianqu's first) and the timings."""
     risk.check(horizon, windows)
     t0 = time.perf_counter()

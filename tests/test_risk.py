@@ -94,7 +94,7 @@ def test_no_fault_after_the_cut_off_changes_a_prediction(fitted):
     pd.testing.assert_series_equal(y1, y2)
     again = risk.features(assets, more, CUT)
     pd.testing.assert_frame_equal(now, again)
-    np.testing.assert_array_equal(model.predict(now), clone(model).fit(X2, y2).predict(again))
+    np.testing.assert_array_equal(clone(model).fit(X1, y1).predict(now), clone(model).fit(X2, y2).predict(again))
 
 
 def test_the_drivers_say_why_in_a_planners_words(fitted):
