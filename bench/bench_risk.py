@@ -56,12 +56,33 @@ def one(size: str, seed: int) -> dict:
             t1 = time.perf_counter()
             data = svc.inputs(conn, city_id, cut)
             read = time.perf_counter() - t1
+            # The same for boxes at other cut-offs: how much one horizon's luck (a quarter with
+            # no storm, say) moves the figures.
+            others = {}
+            for months in (9, 3):
+                c = svc.cut_off(conn, city_id, (last.tz_convert("Asia/Shanghai") - pd.DateOffset(months=months)).date())
+                others[months] = (c, svc.inputs(conn, city_id, c)["boxes"])
         eng.dispose()
     out = {"seed": seed, "cut_off": cut.isoformat(), "setup_s": round(ready, 1), "read_s": round(read, 2)}
     for layer, (assets, events) in data.items():
         table, info = risk_eval.evaluate(assets, events, cut, 3)
         out[layer] = {"scores": table.to_dict("records"), **info}
+    out["cut_offs"] = []
+    for months, (c, (assets, events)) in sorted({**others, 6: (cut, data["boxes"])}.items(), reverse=True):
+        table, info = risk_eval.evaluate(assets, events, c, 3)
+        storms = _storm_days(events, c)
+        out["cut_offs"].append({"months_before_last": months, "cut_off": c.isoformat(), "storm_days_after": storms,
+                                "scores": table.to_dict("records")})
     return out
+
+
+def _storm_days(events: pd.DataFrame, cut) -> int:
+    """Storm days (planning.risk's rule) in the three months after the cut-off."""
+    from planning import risk
+    day = pd.to_datetime(events["at"], utc=True).dt.floor("D")
+    daily = day.value_counts()
+    after = daily[(daily.index >= cut) & (daily.index < cut + 3 * risk.MONTH)]
+    return int((after >= risk.STORM_FACTOR * daily.median()).sum())
 
 
 def report(res: dict) -> None:
@@ -82,6 +103,21 @@ def report(res: dict) -> None:
                   f"{s['faults_top_100']:,.0f} | {pc} | {s['faults_top_changing']:,.0f} |")
 
 
+def report_cut_offs(results: list[dict]) -> None:
+    print("\n**Boxes at three cut-offs** (3-month horizon; deviance against the best baseline's)\n")
+    print("| seed | cut-off | storm days in the horizon | Pianqu deviance | best baseline | vs best | "
+          "precision@100 (Pianqu / best baseline) |\n|---|---|---:|---:|---:|---:|---|")
+    for res in results:
+        for c in res["cut_offs"]:
+            sc = c["scores"]
+            best = min(sc[1:], key=lambda s: s["poisson_deviance"])
+            top = max(s["precision_at_100"] for s in sc[1:])
+            print(f"| {res['seed']} | {c['cut_off'][:10]} ({c['months_before_last']} months before the last fault) | "
+                  f"{c['storm_days_after']} | {sc[0]['poisson_deviance']:.3f} | {best['poisson_deviance']:.3f} "
+                  f"({best['method']}) | {sc[0]['poisson_deviance'] / best['poisson_deviance'] - 1:+.0%} | "
+                  f"{sc[0]['precision_at_100']:.2f} / {top:.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", default="city")
@@ -92,6 +128,7 @@ def main() -> None:
         res = one(a.size, seed)
         report(res)
         results.append(res)
+    report_cut_offs(results)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "risk.json").write_text(json.dumps(results, indent=1, default=str))
