@@ -6,6 +6,8 @@ from sqlalchemy import Connection, text
 from .store import counts
 from .tickets import city_timezone
 
+_ON_TIME = ("SELECT round(100.0 * avg(({breach} IS NULL)::int), 1) || ' %' FROM fault_tickets "
+            "WHERE city_id = :c AND kind = 'fault' AND steps > 0 AND ({stop} IS NOT NULL OR {breach} IS NOT NULL)")
 _FIGURES = {
     "subscribers": "SELECT to_char(count(*), 'FM999,999,999') FROM subscribers WHERE city_id = :c",
     "boxes (mean utilisation)":
@@ -24,12 +26,10 @@ _FIGURES = {
         "SELECT round((100.0 * count(*) / 12 / NULLIF((SELECT count(*) FROM subscribers WHERE city_id = :c), 0))::numeric, 2) "
         "FROM fault_tickets WHERE city_id = :c AND kind = 'fault' AND reported_at > "
         "(SELECT max(reported_at) FROM fault_tickets WHERE city_id = :c AND kind = 'fault') - interval '12 months'",
-    "first contact within 20 min":
-        "SELECT round(100.0 * avg((first_contact_at - reported_at <= interval '20 minutes')::int), 1) || ' %' "
-        "FROM fault_tickets WHERE city_id = :c AND kind = 'fault' AND first_contact_at IS NOT NULL",
-    "cleared within 24 h":
-        "SELECT round(100.0 * avg((cleared_at - reported_at <= interval '24 hours')::int), 1) || ' %' "
-        "FROM fault_tickets WHERE city_id = :c AND kind = 'fault' AND cleared_at IS NOT NULL",
+    # On time by each ticket's own clock, as its log stamped it (planning.workorders.clocks): of
+    # the tickets judged (stopped, or breached), those never breached. The KPIs count the same.
+    "contact on time (20-minute clock)": _ON_TIME.format(stop="first_contact_at", breach="contact_breached_at"),
+    "cleared on time (24-hour clock, VIP 3 h)": _ON_TIME.format(stop="cleared_at", breach="clear_breached_at"),
     "construction reports (households expected)":
         "SELECT count(*) || ' (' || coalesce(sum(households), 0) || ')' FROM construction_reports WHERE city_id = :c",
 }
