@@ -29,6 +29,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.metrics import mean_poisson_deviance
 from sklearn.utils.validation import check_is_fitted
 
 from gis.errors import InputError
@@ -196,11 +197,14 @@ def training_set(assets: pd.DataFrame, faults: pd.DataFrame, as_of, horizon: int
         c = cut - (horizon + k * step) * MONTH
         Xs.append(features(assets, before, c, _flagged=flagged))
         ys.append(target(assets, before, c, horizon))
-    X = pd.concat(Xs)
+    # Rows indexed by (as_of, asset): the estimator validates on the latest window.
+    cuts = [cut - (horizon + k * step) * MONTH for k in range(windows - 1, -1, -1)]
+    X = pd.concat(Xs, keys=cuts, names=["as_of", assets.index.name or "asset"])
+    y = pd.concat(ys, keys=cuts, names=["as_of", assets.index.name or "asset"])
     for col in CATEGORICAL:
         if col in X.columns:
             X[col] = pd.Categorical(X[col].astype(str))
-    return X, pd.concat(ys)
+    return X, y
 
 
 # ---- the estimator ------------------------------------------------------------------------------
@@ -246,12 +250,31 @@ def _say(group: str, r) -> str:
     return f"neighbours had {g('neighbours_90'):.0f} faults in 90 days"
 
 
+BLEND_GRID = np.linspace(0.0, 1.0, 11)
+VALIDATE = 3          # the latest training windows the blend is chosen on
+
+
+def _steady(X: pd.DataFrame, horizon: int, floor: float) -> np.ndarray:
+    """The steady forecast: the last year's calm faults scaled to the horizon (an asset with none:
+    `floor`, the mean of such assets in training)."""
+    calm = X["calm_365"].to_numpy(float) * horizon / 12
+    return np.where(calm > 0, calm, floor)
+
+
 class FaultRisk(RegressorMixin, BaseEstimator):
     """Expected faults over the horizon per asset: a Poisson gradient-boosted model (see the
-    module's doc). The parameters are HistGradientBoostingRegressor's that matter here."""
+    module's doc), blended with the steady forecast (the last year's calm faults scaled to the
+    horizon) by a weight chosen on the latest training window: `blend` "auto" (the model fitted
+    on the windows whose targets end before that window starts, the weight of the grid that
+    predicts it best, then the model refitted on every window), or a weight (1: the model
+    alone). A combination of forecasts: the model follows a box's changes, the steady forecast
+    does not chase what was noise. The other parameters are HistGradientBoostingRegressor's."""
 
-    def __init__(self, max_iter: int = 300, learning_rate: float = 0.05, max_leaf_nodes: int = 15,
-                 min_samples_leaf: int = 40, l2_regularization: float = 1.0, random_state: int = 0):
+    def __init__(self, horizon: int = 3, blend="auto", max_iter: int = 300, learning_rate: float = 0.05,
+                 max_leaf_nodes: int = 15, min_samples_leaf: int = 40, l2_regularization: float = 1.0,
+                 random_state: int = 0):
+        self.horizon = horizon
+        self.blend = blend
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -265,18 +288,48 @@ class FaultRisk(RegressorMixin, BaseEstimator):
             raise InputError(f"X has {len(X)} rows but y has {len(y)}")
         if (y < 0).any() or not np.isfinite(y).all():
             raise InputError("fault counts must be finite and not negative")
-        model = HistGradientBoostingRegressor(
-            loss="poisson", max_iter=self.max_iter, learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=self.l2_regularization, categorical_features="from_dtype",
-            random_state=self.random_state)
-        model.fit(X, y)
-        self.model_ = model
+        if not (self.blend == "auto" or (isinstance(self.blend, (int, float)) and 0 <= self.blend <= 1)):
+            raise InputError(f"blend {self.blend!r} must be 'auto' or a weight from 0 to 1")
+        weight = 1.0 if self.blend == "auto" else float(self.blend)
+        if self.blend == "auto" and isinstance(X.index, pd.MultiIndex) and "as_of" in X.index.names:
+            weight = self._choose_weight(X, y)
+        self.model_ = self._model().fit(X, y)
+        self.blend_ = weight
+        none = X["calm_365"].to_numpy(float) == 0 if "calm_365" in X.columns else np.zeros(len(X), bool)
+        self.floor_ = float(y[none].mean()) if none.any() else float(y.mean())
         self.feature_names_in_ = np.asarray(X.columns, object)
         # The reference an explanation compares with: a typical asset (medians; modes of categories).
         self.reference_ = {c: (X[c].mode().iat[0] if isinstance(X[c].dtype, pd.CategoricalDtype) else X[c].median())
                            for c in X.columns}
         return self
+
+    def _model(self) -> HistGradientBoostingRegressor:
+        return HistGradientBoostingRegressor(
+            loss="poisson", max_iter=self.max_iter, learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization, categorical_features="from_dtype",
+            random_state=self.random_state)
+
+    def _choose_weight(self, X: pd.DataFrame, y: np.ndarray) -> float:
+        """The grid's weight that best predicts the latest window from the windows before it."""
+        cuts = X.index.get_level_values("as_of")
+        recent = np.sort(np.unique(cuts))[-VALIDATE:]
+        val = np.asarray(cuts.isin(recent))
+        fit = np.asarray(cuts <= recent.min() - self.horizon * MONTH)   # their targets end by then
+        if fit.sum() == 0 or len(np.unique(cuts[fit])) < 2:
+            return 1.0
+        model = self._model().fit(X[fit], y[fit])
+        none = X["calm_365"].to_numpy(float)[fit] == 0
+        floor = float(y[fit][none].mean()) if none.any() else float(y[fit].mean())
+        p, steady = model.predict(X[val]), _steady(X[val], self.horizon, floor)
+        dev = [mean_poisson_deviance(y[val], np.maximum(w * p + (1 - w) * steady, 1e-3)) for w in BLEND_GRID]
+        return float(BLEND_GRID[int(np.argmin(dev))])
+
+    def _blended(self, X: pd.DataFrame) -> np.ndarray:
+        p = self.model_.predict(X)
+        if self.blend_ >= 1.0:
+            return p
+        return self.blend_ * p + (1 - self.blend_) * _steady(X, self.horizon, self.floor_)
 
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.feature_names_in_ if c not in X.columns]
@@ -286,14 +339,14 @@ class FaultRisk(RegressorMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self)
-        return self.model_.predict(self._frame(X))
+        return self._blended(self._frame(X))
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """How much each group of features adds to each prediction: the prediction less what it
         would be with that group's features at a typical asset's values."""
         check_is_fitted(self)
         X = self._frame(X)
-        base = self.model_.predict(X)
+        base = self._blended(X)
         out = {}
         for group, cols in GROUPS.items():
             cols = [c for c in cols if c in X.columns]
@@ -303,7 +356,7 @@ class FaultRisk(RegressorMixin, BaseEstimator):
             for c in cols:
                 typical[c] = pd.Categorical([self.reference_[c]] * len(X), categories=X[c].cat.categories) \
                     if isinstance(X[c].dtype, pd.CategoricalDtype) else self.reference_[c]
-            out[group] = base - self.model_.predict(typical)
+            out[group] = base - self._blended(typical)
         return pd.DataFrame(out, index=X.index)
 
     def explain(self, X: pd.DataFrame, top: int = 3) -> pd.Series:

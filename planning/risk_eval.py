@@ -69,7 +69,7 @@ def evaluate(assets: pd.DataFrame, faults: pd.DataFrame, cut, horizon: int = 3, 
     t0 = time.perf_counter()
     X_train, y_train = risk.training_set(assets, faults, cut, horizon, windows)
     t1 = time.perf_counter()
-    model = (model or risk.FaultRisk()).fit(X_train, y_train)
+    model = (model or risk.FaultRisk(horizon=horizon)).fit(X_train, y_train)
     t2 = time.perf_counter()
     X = risk.features(assets, faults, cut)
     pred = model.predict(X)

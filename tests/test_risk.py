@@ -111,6 +111,17 @@ def test_the_drivers_say_why_in_a_planners_words(fitted):
     assert risk._say("plant", row).startswith("aerial copper drops, 30 years")
 
 
+def test_the_blend_with_the_steady_forecast_is_chosen_on_the_latest_windows(fitted):
+    assets, faults, model, now = fitted
+    assert 0.0 <= model.blend_ <= 1.0 and "blend" in model.get_params()
+    X, y = risk.training_set(assets, faults, CUT)
+    alone = risk.FaultRisk(max_iter=200, blend=1.0).fit(X, y)
+    np.testing.assert_allclose(alone.predict(now), alone.model_.predict(now))
+    half = risk.FaultRisk(max_iter=200, blend=0.5).fit(X, y)
+    steady = np.where(now["calm_365"] > 0, now["calm_365"] * 3 / 12, half.floor_)
+    np.testing.assert_allclose(half.predict(now), 0.5 * half.model_.predict(now) + 0.5 * steady)
+
+
 def test_bad_parameters_and_inputs_are_refused_before_any_work():
     assets, faults = _history()
     for bad in (0, 13, 2.5, "3"):
@@ -125,6 +136,8 @@ def test_bad_parameters_and_inputs_are_refused_before_any_work():
     X, y = risk.training_set(assets, faults, CUT, windows=2)
     with pytest.raises(InputError, match="not negative"):
         risk.FaultRisk().fit(X, -y)
+    with pytest.raises(InputError, match="blend"):
+        risk.FaultRisk(blend=1.5).fit(X, y)
     model = risk.FaultRisk(max_iter=20).fit(X, y)
     with pytest.raises(InputError, match="lack 'age'"):
         model.predict(X.drop(columns="age"))
