@@ -5,8 +5,10 @@ alerts, the inspection rounds, the map's risk layer).
 
 The cut-off (`as_of`) defaults to the day after the city's last fault: the store knows nothing
 later, so a later cut-off would read months with no faults as months without faults.
-A fitted model is kept per process for the city, layer, cut-off, horizon and the tickets'
-version (gis.tickets.month_kpi_version), so a second request in the same state is a look-up.
+A fitted model is kept per process for the city, layer, cut-off and horizon: it answers
+`GET /risk` while the tickets are unchanged (gis.tickets.month_kpi_version); the consumers (the
+rounds, the alerts) take it for ten minutes while new tickets keep arriving, so they do not
+refit it for each new ticket.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from planning import risk, risk_eval
 LAYERS = ("boxes", "cables")
 ID = {"boxes": "box_id", "cables": "cable_id"}
 KEEP = 8                      # fitted results kept per process
+FRESH_S = 600.0               # a consumer's fit serves this long while new tickets arrive
 _cache: OrderedDict = OrderedDict()
 _lock = threading.Lock()
 
@@ -76,17 +79,24 @@ def _fit(assets, events, cut, horizon) -> dict:
                        "prediction_s": round(time.perf_counter() - t1, 2)}}
 
 
-def _fitted(conn: Connection, city: str, layers, cut: pd.Timestamp, horizon: int) -> dict[str, dict]:
-    """Each layer's fitted model, features now and expected faults, from the cache or fitted."""
+def _fitted(conn: Connection, city: str, layers, cut: pd.Timestamp, horizon: int,
+            fresh_s: float = 0.0) -> dict[str, dict]:
+    """Each layer's fitted model, features now and expected faults, from the cache or fitted.
+    `fresh_s`: a fit on older tickets still serves for this long (the consumers' FRESH_S)."""
     version = tickets_store.month_kpi_version(conn, city)
-    keys = {layer: (city, layer, cut, horizon, version) for layer in layers}
+    keys = {layer: (city, layer, cut, horizon) for layer in layers}
+    now = time.monotonic()
     with _lock:
         held = {layer: _cache.get(k) for layer, k in keys.items()}
+    # A fit serves while the tickets are as they were, or for `fresh_s` while they keep coming in
+    # (a risk over months does not move with each new ticket, and a refit costs seconds).
+    held = {layer: h if h is not None and (h["version"] == version or now - h["fitted_at"] < fresh_s) else None
+            for layer, h in held.items()}
     todo = [layer for layer, h in held.items() if h is None]
     if todo:
         data = inputs(conn, city, cut)
         for layer in todo:
-            held[layer] = _fit(*data[layer], cut, horizon)
+            held[layer] = {**_fit(*data[layer], cut, horizon), "version": version, "fitted_at": time.monotonic()}
             with _lock:
                 _cache[keys[layer]] = held[layer]
                 while len(_cache) > KEEP:
@@ -124,7 +134,7 @@ def expected_faults(conn: Connection, city: str, layer: str, *, horizon: int = 3
         cut = cut_off(conn, city, None)
     except InputError:
         return None
-    return _fitted(conn, city, (layer,), cut, horizon)[layer]["expected"]
+    return _fitted(conn, city, (layer,), cut, horizon, FRESH_S)[layer]["expected"]
 
 
 def evaluate(conn: Connection, city: str | None, *, as_of: dt.date | None = None, horizon: int = 3,
