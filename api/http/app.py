@@ -48,6 +48,12 @@ class BodyLimit:
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI):
     """Each worker's asyncio pool (the async routes') and its tiles in memory."""
+    # One thread per worker for the numeric libraries (BLAS, OpenMP): the server's parallelism
+    # is its workers and their requests. Left at one per core, the pools that scikit-learn's
+    # OpenMP brings in fought the workers for the two cores: intake fell from 515 to 280
+    # tickets a second (bench/bench_tickets.py).
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)
     from api.services.tiles import TileMemory
     from gis.config import tile_memory_bytes, warm_tiles
     from gis.db import async_pool
