@@ -9,8 +9,10 @@ before the cut-off, predicts the horizon after it, and is scored with planning.r
 what happened: mean Poisson deviance, precision at the 100 riskiest, the faults those 100 had,
 and the precision among the assets whose trend changes (the planted worsening and fading
 hotspots are of them), for boxes and for trunk and distribution cables, beside the baselines
-(last 3 months, last 12 months scaled, age alone, the Gi* class). Timings: features, training
-and prediction. Prints Markdown tables; writes bench/results/risk.json.
+(last 3 months, last 12 months scaled, age alone, the Gi* class), and for boxes the bound no
+forecast beats on average: the generator's own rates (bench/risk_oracle.py; the city is generated
+again to read them). Boxes also at cut-offs 9 and 3 months before the last fault, with the storm
+days each horizon had. Timings: features, training and prediction. Prints Markdown tables; writes bench/results/risk.json.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +31,11 @@ sys.path.insert(0, str(ROOT))
 from api.services import risk as svc  # noqa: E402
 from gis import db, store  # noqa: E402
 from gis.demo import DemoCity, generate  # noqa: E402
-from planning import risk_eval  # noqa: E402
+from planning import risk, risk_eval  # noqa: E402
+from sklearn.metrics import mean_poisson_deviance  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+import risk_oracle  # noqa: E402
 
 
 def city_of(size: str, seed: int) -> DemoCity:
@@ -68,12 +75,25 @@ def one(size: str, seed: int) -> dict:
         table, info = risk_eval.evaluate(assets, events, cut, 3)
         out[layer] = {"scores": table.to_dict("records"), **info}
     out["cut_offs"] = []
+    bound = risk_oracle.rates(size, seed)
     for months, (c, (assets, events)) in sorted({**others, 6: (cut, data["boxes"])}.items(), reverse=True):
         table, info = risk_eval.evaluate(assets, events, c, 3)
         storms = _storm_days(events, c)
         out["cut_offs"].append({"months_before_last": months, "cut_off": c.isoformat(), "storm_days_after": storms,
-                                "scores": table.to_dict("records")})
+                                "scores": table.to_dict("records"), "bound": _bound(bound, assets, events, c)})
+    out["boxes"]["scores"].append({**next(x for x in out["cut_offs"] if x["months_before_last"] == 6)["bound"],
+                                   "precision_changing": float("nan"), "faults_top_changing": float("nan")})
     return out
+
+
+def _bound(expected, assets, events, cut) -> dict:
+    """The generator's own rates scored like a forecast (bench/risk_oracle.py)."""
+    pred = expected(cut).reindex(assets.index, fill_value=0.0).to_numpy()
+    actual = risk.target(assets, events, cut, 3).to_numpy(float)
+    prec, caught = risk_eval.precision_at(pred, actual)
+    return {"method": "bound: the demo generator's own rates", "poisson_deviance":
+            mean_poisson_deviance(actual, np.maximum(pred, risk_eval.FLOOR)),
+            "precision_at_100": prec, "faults_top_100": caught}
 
 
 def _storm_days(events: pd.DataFrame, cut) -> int:
@@ -89,7 +109,7 @@ def report(res: dict) -> None:
     for layer in ("boxes", "cables"):
         r = res[layer]
         scores = r["scores"]
-        best = min(s["poisson_deviance"] for s in scores[1:])
+        best = min(s["poisson_deviance"] for s in scores[1:] if not s["method"].startswith("bound"))
         print(f"\n**Seed {res['seed']}, {layer}** ({r['assets']:,} assets, cut-off {res['cut_off'][:10]}, "
               f"{r['faults_in_horizon']:,.0f} faults in the 3 months after; {r['changing']} with a changing trend; "
               f"features {r['features_s']:.1f} s, training {r['training_s']:.1f} s on {r['training_rows']:,} rows, "
@@ -99,23 +119,29 @@ def report(res: dict) -> None:
         for s in scores:
             gap = s["poisson_deviance"] / best - 1
             pc = "" if s["precision_changing"] != s["precision_changing"] else f"{s['precision_changing']:.2f}"
+            fc = "" if s["faults_top_changing"] != s["faults_top_changing"] else f"{s['faults_top_changing']:,.0f}"
             print(f"| {s['method']} | {s['poisson_deviance']:.3f} | {gap:+.0%} | {s['precision_at_100']:.2f} | "
-                  f"{s['faults_top_100']:,.0f} | {pc} | {s['faults_top_changing']:,.0f} |")
+                  f"{s['faults_top_100']:,.0f} | {pc} | {fc} |")
 
 
 def report_cut_offs(results: list[dict]) -> None:
     print("\n**Boxes at three cut-offs** (3-month horizon; deviance against the best baseline's)\n")
     print("| seed | cut-off | storm days in the horizon | Pianqu deviance | best baseline | vs best | "
-          "precision@100 (Pianqu / best baseline) |\n|---|---|---:|---:|---:|---:|---|")
+          "bound (generator's rates) | bound vs best | precision@100 (Pianqu / best baseline / bound) | "
+          "precision@100 on changing trends (Pianqu / best baseline) |\n|---|---|---:|---:|---:|---:|---:|---:|---|---|")
     for res in results:
         for c in res["cut_offs"]:
             sc = c["scores"]
             best = min(sc[1:], key=lambda s: s["poisson_deviance"])
             top = max(s["precision_at_100"] for s in sc[1:])
+            chg = max(s["precision_changing"] for s in sc[1:])
+            b = c["bound"]
             print(f"| {res['seed']} | {c['cut_off'][:10]} ({c['months_before_last']} months before the last fault) | "
                   f"{c['storm_days_after']} | {sc[0]['poisson_deviance']:.3f} | {best['poisson_deviance']:.3f} "
                   f"({best['method']}) | {sc[0]['poisson_deviance'] / best['poisson_deviance'] - 1:+.0%} | "
-                  f"{sc[0]['precision_at_100']:.2f} / {top:.2f} |")
+                  f"{b['poisson_deviance']:.3f} | {b['poisson_deviance'] / best['poisson_deviance'] - 1:+.0%} | "
+                  f"{sc[0]['precision_at_100']:.2f} / {top:.2f} / {b['precision_at_100']:.2f} | "
+                  f"{sc[0]['precision_changing']:.2f} / {chg:.2f} |")
 
 
 def main() -> None:

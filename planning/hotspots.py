@@ -304,17 +304,24 @@ def emerging(points: gpd.GeoDataFrame, *, time: str = "reported_at", resolution:
     if rate and lines is not None and "lines" in cells.columns:
         L = cells["lines"].to_numpy(float)
         X = np.column_stack([_rate(X[:, k], L, prior_lines) for k in range(X.shape[1])])
-    W = hex_weights(ids)
+    out = cells.copy()
+    for col, values in space_time_classes(hex_weights(ids), X, alpha=alpha, time_window=time_window).items():
+        out[col] = values.to_numpy()
+    out.attrs["periods"] = [str(p) for p in periods]
+    return out
+
+
+def space_time_classes(W: sparse.csr_matrix, X: np.ndarray, *, alpha: float = 0.05,
+                       time_window: int = 1) -> pd.DataFrame:
+    """The emerging-hotspot analysis of places x slices X (oldest slice first) over the binary
+    neighbours W: per place n_hot, final_z, the Mann-Kendall trend_z and trend_p of its Gi*
+    z-scores, and Esri's pattern. The H3 cells of `emerging` and fault risk's neighbourhoods of
+    boxes (planning.risk_features) both read it."""
     Z = _gi_star_space_time(W, X, time_window) if time_window else _gi_star_z(W, X)
     P = 2 * norm.sf(np.abs(Z))
     cut = np.array([fdr_cut(P[:, k], alpha) for k in range(P.shape[1])])
     hot = (Z > 0) & (P <= cut[None, :])
     cold = (Z < 0) & (P <= cut[None, :])
     mz, mp = mann_kendall(Z)
-    out = cells.copy()
-    out["n_hot"] = hot.sum(1)
-    out["final_z"] = Z[:, -1]
-    out["trend_z"], out["trend_p"] = mz, mp
-    out["pattern"] = classify(hot, cold, mz, mp, alpha)
-    out.attrs["periods"] = [str(p) for p in periods]
-    return out
+    return pd.DataFrame({"n_hot": hot.sum(1), "final_z": Z[:, -1], "trend_z": mz, "trend_p": mp,
+                         "pattern": classify(hot, cold, mz, mp, alpha)})

@@ -67,9 +67,9 @@ def evaluate(assets: pd.DataFrame, faults: pd.DataFrame, cut, horizon: int = 3, 
     """The score table (one row per method, Pianqu's first) and the timings."""
     risk.check(horizon, windows)
     t0 = time.perf_counter()
-    X_train, y_train = risk.training_set(assets, faults, cut, horizon, windows)
+    X_train, y_train, storm = risk.training_set(assets, faults, cut, horizon, windows)
     t1 = time.perf_counter()
-    model = (model or risk.FaultRisk(horizon=horizon)).fit(X_train, y_train)
+    model = (model or risk.FaultRisk(horizon=horizon)).fit(X_train, y_train, storm)
     t2 = time.perf_counter()
     X = risk.features(assets, faults, cut)
     pred = model.predict(X)

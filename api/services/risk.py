@@ -69,8 +69,8 @@ def inputs(conn: Connection, city: str, cut: pd.Timestamp) -> dict[str, tuple[pd
 
 def _fit(assets, events, cut, horizon) -> dict:
     t0 = time.perf_counter()
-    X, y = risk.training_set(assets, events, cut, horizon)
-    model = risk.FaultRisk(horizon=horizon).fit(X, y)
+    X, y, storm = risk.training_set(assets, events, cut, horizon)
+    model = risk.FaultRisk(horizon=horizon).fit(X, y, storm)
     t1 = time.perf_counter()
     now = risk.features(assets, events, cut)
     pred = model.predict(now)
